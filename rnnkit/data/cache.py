@@ -1,0 +1,131 @@
+"""Token ids encoded once into a memory-mapped file, found again by a hash of what went in.
+
+A corpus is tokenized and encoded the first time it is used; the ids (``uint16`` when the vocabulary has
+fewer than 65536 tokens, else ``uint32``) go to ``<cache_dir>/ids-<level>-<sha256 prefix>.<dtype>``. The
+hash covers the input bytes, the vocabulary and every tokenization option, so a changed file or option
+gives a new cache file and an unchanged one is reused without reading the text again beyond hashing it.
+
+Encoding streams: one file at a time, in chunks of about a million characters cut after a newline, so the
+memory besides the file's text is bounded. Tokens never span a newline, so chunking changes nothing. The
+file is written to a temporary name and renamed into place: a killed run never leaves a partial cache.
+
+Example::
+
+    ids = encode_to_memmap(vocab, "runs/.cache", paths=["shakespeare.txt"])   # np.memmap, (N,)
+    ids = encode_to_memmap(vocab, "runs/.cache", text=default_corpus(), eos="line")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.data.text import PathLike, as_path_list, iter_file_texts
+from rnnkit.data.tokenize import tokenize
+from rnnkit.data.vocab import Vocab
+from rnnkit.errors import RnnkitError
+
+CACHE_FORMAT = 1
+_CHUNK_CHARS = 1 << 20
+_HASH_BLOCK = 1 << 20
+
+
+def ids_dtype(vocab_size: int) -> np.dtype:
+    """The smallest unsigned dtype that holds ids below ``vocab_size``: uint16, else uint32."""
+    return np.dtype(np.uint16 if vocab_size < 65536 else np.uint32)
+
+
+def _line_chunks(text: str, size: int) -> Iterator[str]:
+    """Pieces of ``text`` of at least ``size`` characters, each cut just after a newline."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + size)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _digest(vocab: Vocab, options: dict, text: str | None, paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"cache_format": CACHE_FORMAT, "vocab": vocab.to_dict(), **options},
+                        sort_keys=True).encode())
+    if text is not None:
+        data = text.encode("utf-8", "surrogatepass")
+        h.update(b"text" + len(data).to_bytes(8, "little"))
+        h.update(data)
+    for path in paths:
+        try:
+            h.update(b"file" + path.stat().st_size.to_bytes(8, "little"))
+            with open(path, "rb") as f:
+                while block := f.read(_HASH_BLOCK):
+                    h.update(block)
+        except OSError:
+            pass  # reading the text below reports the problem in the user's terms
+    return h.hexdigest()
+
+
+def _encode_documents(docs: Iterable[str], vocab: Vocab, eos: str, unknown: str,
+                      dtype: np.dtype, out) -> int:
+    """Write the ids of every document to the binary file ``out``; return how many were written."""
+    if eos != "none" and vocab.eos_id is None:
+        raise RnnkitError(f"eos={eos!r} needs a vocabulary with <EOS>; build the vocabulary from tokens "
+                          "made with the same eos option")
+    written = 0
+    for doc in docs:
+        for chunk in _line_chunks(doc, _CHUNK_CHARS):
+            ids = vocab.encode(tokenize(chunk, vocab.level, "line" if eos == "line" else "none"), unknown)
+            out.write(np.asarray(ids, dtype=dtype).tobytes())
+            written += len(ids)
+        if eos == "document":
+            out.write(np.asarray([vocab.eos_id], dtype=dtype).tobytes())
+            written += 1
+    return written
+
+
+def encode_to_memmap(vocab: Vocab, cache_dir: PathLike, *, text: str | None = None,
+                     paths: PathLike | Iterable[PathLike] | None = None, eos: str = "none",
+                     unknown: str = "error", errors: str = "strict") -> np.memmap:
+    """Token ids of ``text`` or of the files ``paths`` (give exactly one), cached in ``cache_dir``.
+
+    Equal to ``vocab.encode(tokenize(source, vocab.level, eos), unknown)``, where the source is ``text`` or
+    ``read_text(paths, errors)``, except that ``eos="document"`` ends every file with ``<EOS>``.
+
+    Returns:
+        a read-only ``np.memmap`` of shape ``(N,)`` and dtype :func:`ids_dtype` ``(len(vocab))``;
+        its ``filename`` is the cache file.
+    """
+    if (text is None) == (paths is None):
+        raise RnnkitError("give exactly one of text= and paths= to encode")
+    tokenize("", vocab.level, eos)  # validates eos before any work
+    if unknown not in ("error", "unk"):
+        raise RnnkitError(f"unknown={unknown!r} is not an option; use 'error' or 'unk'")
+    path_list = [] if paths is None else as_path_list(paths)
+    dtype = ids_dtype(len(vocab))
+    options = {"eos": eos, "unknown": unknown, "errors": errors, "dtype": dtype.name}
+    cache_dir = Path(cache_dir)
+    target = cache_dir / f"ids-{vocab.level}-{_digest(vocab, options, text, path_list)[:32]}.{dtype.name}"
+    if not (target.is_file() and target.stat().st_size > 0 and target.stat().st_size % dtype.itemsize == 0):
+        docs = [text] if text is not None else iter_file_texts(path_list, errors)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RnnkitError(f"{cache_dir}: cannot create the cache folder ({e.strerror})") from None
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                n = _encode_documents(docs, vocab, eos, unknown, dtype, out)
+                out.flush()
+                os.fsync(out.fileno())
+            if n == 0:
+                raise RnnkitError("the text has no tokens (only whitespace?); give text with words in it")
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return np.memmap(target, dtype=dtype, mode="r")
