@@ -1,0 +1,128 @@
+"""Argument types and the flags every ``train`` shares (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import fields
+
+from rnnkit.cells import CELLS
+from rnnkit.training.config import OPTIMIZERS, TrainConfig
+from rnnkit.training.schedule import SCHEDULES
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A number in (0, 1] (top-p)."""
+    value = _float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1) (dropout, validation fraction)."""
+    value = _float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+_HELP = {
+    "steps": "total optimizer steps (a resumed run continues up to this)",
+    "batch_size": "sequences per batch, B",
+    "seq_len": "time steps per batch, T: backpropagation is truncated after T steps",
+    "optimizer": "optimizer", "lr": "peak learning rate", "weight_decay": "weight decay (L2; decoupled for adamw)",
+    "momentum": "momentum for sgd", "schedule": "learning-rate schedule after warmup",
+    "warmup": "warmup steps (linear rise to --lr)", "min_lr_ratio": "cosine: final lr as a fraction of --lr",
+    "lr_gamma": "step/plateau: multiply the lr by this", "lr_step_size": "step: decay every this many steps",
+    "clip_norm": "clip the gradient's global norm to this (0 turns clipping off)",
+    "clip_value": "clip every gradient component to [-v, v]",
+    "eval_every": "evaluate (and print a sample) every N steps", "eval_batches": "evaluate on at most N batches",
+    "save_every": "write the latest checkpoint every N steps", "log_every": "log metrics every N steps",
+    "patience": "early stopping: stop after N evaluations without a better validation loss",
+    "max_bad_steps": "stop after N non-finite steps in a row", "time_limit": "stop after this many minutes",
+    "sample_length": "tokens in the sample printed at each evaluation", "seed": "random seed; the same seed gives "
+    "the same run", "device": "auto, cpu, cuda or cuda:N",
+}
+_CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+_TYPES = {"steps": positive_int, "batch_size": positive_int, "seq_len": positive_int, "lr": positive_float,
+          "weight_decay": nonnegative_float, "momentum": nonnegative_float, "warmup": nonnegative_int,
+          "min_lr_ratio": nonnegative_float, "lr_gamma": positive_float, "lr_step_size": positive_int,
+          "clip_norm": nonnegative_float, "clip_value": positive_float, "eval_every": positive_int,
+          "eval_batches": positive_int, "save_every": positive_int, "log_every": positive_int,
+          "patience": positive_int, "max_bad_steps": positive_int, "time_limit": positive_float,
+          "sample_length": nonnegative_int, "seed": int, "device": str, "optimizer": str, "schedule": str}
+
+
+def add_train_flags(parser: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    """Model and training flags shared by every ``train`` (defaults from ``defaults``)."""
+    parser.add_argument("--data", nargs="+", metavar="FILE", help="training data file(s)")
+    parser.add_argument("--valid", nargs="+", metavar="FILE", help="validation file(s) instead of a split")
+    parser.add_argument("--out", metavar="RUN", help="run directory to create (default: a new one under runs/)")
+    parser.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint up to --steps")
+    parser.add_argument("--cell", choices=list(CELLS), help="recurrent cell")
+    parser.add_argument("--hidden", type=positive_int, metavar="H", help="hidden size H")
+    parser.add_argument("--layers", type=positive_int, metavar="L", help="number of stacked layers L")
+    parser.add_argument("--dropout", type=fraction, help="dropout between layers and before the output layer")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or samples")
+    group = parser.add_argument_group("training")
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        group.add_argument(flag, type=_TYPES[f.name], choices=_CHOICES.get(f.name), default=None,
+                           help=f"{_HELP[f.name]} (default: {getattr(defaults, f.name)})")
+
+
+def train_config(args, defaults: TrainConfig, saved: dict | None = None) -> TrainConfig:
+    """The :class:`TrainConfig` from ``defaults``, then ``saved`` (a resumed run's), then the given flags."""
+    values = {f.name: getattr(defaults, f.name) for f in fields(TrainConfig)}
+    values.update({k: v for k, v in (saved or {}).items() if k in values})
+    values.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None})
+    if values["clip_norm"] == 0:
+        values["clip_norm"] = None
+    config = TrainConfig(**values)
+    config.validate()
+    return config

@@ -1,0 +1,43 @@
+"""``rnnkit TASK VERB …``: the command line. Task modules register their verbs here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from rnnkit import __version__
+from rnnkit.errors import RnnkitError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rnnkit.cli import lm
+
+    parser = argparse.ArgumentParser(
+        prog="rnnkit", description="Recurrent sequence models: train, sample, score and evaluate.",
+        epilog="Run 'rnnkit TASK --help' for a task's verbs, e.g. 'rnnkit lm train --help'.")
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
+    lm.register(tasks)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns 0 on success, 2 for a user error (one line on stderr), 130 when interrupted."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.simplefilter("default", RuntimeWarning)
+    try:
+        return int(args.handler(args) or 0)
+    except (RnnkitError, ValueError) as e:
+        print(f"rnnkit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted; the last checkpoint is kept (continue with --resume RUN)", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

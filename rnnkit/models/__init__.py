@@ -1,0 +1,5 @@
+"""Ready models, one file per architecture type."""
+
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+
+__all__ = ["LanguageModel", "LanguageModelConfig"]

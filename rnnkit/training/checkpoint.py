@@ -1,0 +1,125 @@
+"""Checkpoints that survive a kill at any instant, and load without pickle.
+
+A checkpoint is a set of files (``model.safetensors``, ``optimizer.safetensors``, ``state.json``, …) that
+must change together. Writing them is a small journal:
+
+1. every file is written and flushed to disk inside ``RUN/.staging/``;
+2. ``.staging`` is renamed to ``.commit`` — one atomic rename, the commit point;
+3. each file is moved from ``.commit`` over its old copy (``os.replace``, atomic per file), then
+   ``.commit`` is removed.
+
+A run killed before step 2 keeps its previous checkpoint untouched (the half-written ``.staging`` is
+discarded); killed during step 3, the next :func:`recover` finishes the moves. Either way the files in
+``RUN/`` always form one complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from rnnkit.errors import RnnkitError
+
+STAGING, COMMIT = ".staging", ".commit"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> None:
+    """Write one file atomically: a temporary file beside it, flushed, then renamed over it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    _write_file(tmp, data.encode("utf-8") if isinstance(data, str) else data)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: str | Path, obj) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def recover(directory: str | Path) -> None:
+    """Finish or discard an interrupted :func:`write_checkpoint` in ``directory`` (idempotent)."""
+    directory = Path(directory)
+    staging, commit = directory / STAGING, directory / COMMIT
+    if commit.is_dir():
+        for item in sorted(commit.iterdir()):
+            os.replace(item, directory / item.name)
+        _fsync_dir(directory)
+        shutil.rmtree(commit, ignore_errors=True)
+    if staging.exists():
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_checkpoint(directory: str | Path, files: dict[str, bytes | str]) -> None:
+    """Replace the files named in ``files`` (name → content) in ``directory`` all together (see module doc)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    recover(directory)
+    staging = directory / STAGING
+    staging.mkdir()
+    for name, data in files.items():
+        _write_file(staging / name, data.encode("utf-8") if isinstance(data, str) else data)
+    _fsync_dir(staging)
+    os.replace(staging, directory / COMMIT)          # the commit point
+    _fsync_dir(directory)
+    recover(directory)
+
+
+def tensors_to_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    """safetensors bytes of ``tensors`` (made contiguous, moved to the CPU)."""
+    return st_save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, metadata=metadata)
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file; a missing, truncated or tampered file is a clear :class:`RnnkitError`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RnnkitError(f"{path}: file not found; is this a run directory written by 'rnnkit ... train'?") from None
+    except OSError as e:
+        raise RnnkitError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        return st_load(data)
+    except (SafetensorError, ValueError, RuntimeError, OverflowError) as e:
+        raise RnnkitError(f"{path}: not a valid safetensors file ({e}); the file is truncated or corrupt") from None
+
+
+def load_json(path: str | Path) -> dict:
+    """Read a JSON object; a missing or malformed file is a clear :class:`RnnkitError`."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RnnkitError(f"{path}: file not found; is this a run directory written by 'rnnkit ... train'?") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RnnkitError(f"{path}: not valid JSON ({e}); the file is truncated or corrupt") from None
+    if not isinstance(obj, dict):
+        raise RnnkitError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    return obj

@@ -1,0 +1,66 @@
+"""``metrics.jsonl`` (one JSON object per logged step or evaluation) and the ``loss.png`` training curve."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+from rnnkit.training.checkpoint import atomic_write
+
+
+class MetricsLog:
+    """Append-only JSON lines; :meth:`truncate` drops records after a step, for an exact resume."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def append(self, record: dict) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        records = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut by a kill: everything before it is good
+        return records
+
+    def truncate(self, step: int) -> None:
+        """Keep only records up to ``step`` (those a resumed run will not log again)."""
+        kept = [r for r in self.read() if r.get("step", 0) <= step]
+        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def plot_losses(records: list[dict], path: str | Path, title: str = "training curve") -> bool:
+    """Draw training and validation loss against steps into ``path`` (PNG); False if matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        warnings.warn("matplotlib is not installed, so no loss.png: pip install 'rnnkit[plot]'", stacklevel=2)
+        return False
+    train = [(r["step"], r["loss"]) for r in records if "loss" in r]
+    valid = [(r["step"], r["valid_loss"]) for r in records if "valid_loss" in r]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    if train:
+        ax.plot(*zip(*train), label="training loss", color="tab:blue", alpha=0.7, linewidth=1)
+    if valid:
+        ax.plot(*zip(*valid), label="validation loss", color="tab:orange", marker="o", markersize=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats per token)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return True

@@ -1,0 +1,250 @@
+"""Training a model on a token stream with truncated backpropagation through time.
+
+Each step takes the next ``(x, y)`` batch of :class:`rnnkit.data.StreamBatches`, starts from the state the
+previous batch ended in (carried over and detached: gradients flow back at most ``T`` steps), computes the
+mean cross-entropy of ``ŷ<t>`` against ``y<t>``, clips the gradient and updates. Everything a step depends on
+(step, epoch, batch position, the carried state, the optimizer, the schedule, every RNG) is checkpointed, so
+a resumed run logs exactly the losses the uninterrupted run would have logged.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from rnnkit.errors import RnnkitError
+from rnnkit.losses import sequence_cross_entropy
+from rnnkit.training import distributed as dist
+from rnnkit.training.checkpoint import load_json, load_tensors, tensors_to_bytes, write_checkpoint
+from rnnkit.training.clipping import clip_gradients
+from rnnkit.training.config import TrainConfig
+from rnnkit.training.metrics import MetricsLog, plot_losses
+from rnnkit.training.optim import build_optimizer
+from rnnkit.training.schedule import LRSchedule
+from rnnkit.training.state import capture_rng, optimizer_from_tensors, optimizer_to_tensors, restore_rng
+
+
+def _detach(state):
+    return None if state is None else tuple(s.detach() for s in state)
+
+
+class StreamTrainer:
+    """Train ``model`` (ids (B, T) → logits (B, T, V), state) on ``train`` batches, evaluating on ``valid``.
+
+    Args:
+        model: e.g. :class:`rnnkit.models.LanguageModel`.
+        train, valid: :class:`rnnkit.data.StreamBatches` (``valid`` may be None).
+        config: :class:`TrainConfig`.
+        run_dir: where checkpoints, ``metrics.jsonl`` and ``loss.png`` go.
+        sample: optional ``sample(model, step) -> str``, printed at each evaluation.
+    """
+
+    def __init__(self, model, train, valid, config: TrainConfig, run_dir: str | Path,
+                 sample: Callable | None = None, device: torch.device | str = "cpu", quiet: bool = False):
+        self.model, self.train_batches, self.valid_batches = model, train, valid
+        self.config, self.run_dir, self.sample, self.quiet = config, Path(run_dir), sample, quiet
+        self.device = torch.device(device)
+        self.net = model
+        if dist.world_size() > 1:
+            self.net = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda"
+                                               else None)
+        self.optimizer = build_optimizer(model.parameters(), config)
+        self.schedule = LRSchedule(config.lr, config.steps, config.schedule, config.warmup, config.min_lr_ratio,
+                                   config.lr_gamma, config.lr_step_size)
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        self.step, self.epoch, self.batch_index = 0, 0, 0
+        self.carry = None
+        self.best_valid, self.bad_evals, self.bad_steps = math.inf, 0, 0
+        self.stopped_early = False
+
+    # --- the loop -------------------------------------------------------------------------------------
+
+    def fit(self) -> dict:
+        """Train up to ``config.steps`` steps (or the time limit, or early stopping); return a summary."""
+        cfg = self.config
+        start_time, last_log, tokens_since = time.perf_counter(), time.perf_counter(), 0
+        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", dynamic_ncols=True,
+                   disable=self.quiet or not dist.is_main(), desc="train")
+        batches = self.train_batches.iter_from(self.batch_index)
+        loss_sum, loss_count, grad_norm = 0.0, 0, float("nan")
+        while self.step < cfg.steps:
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                self.epoch, self.batch_index, self.carry = self.epoch + 1, 0, None
+                batches = self.train_batches.iter_from(0)
+                continue
+            self.batch_index += 1
+            loss, norm = self._train_step(x.to(self.device), y.to(self.device))
+            if loss is None:
+                continue
+            self.step += 1
+            loss_sum, loss_count, grad_norm = loss_sum + loss, loss_count + 1, norm
+            tokens_since += x.numel() * dist.world_size()
+            bar.update(1)
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                now = time.perf_counter()
+                record = {"step": self.step, "loss": loss_sum / loss_count, "lr": self.schedule(self.step - 1),
+                          "grad_norm": grad_norm, "tokens_per_s": tokens_since / max(now - last_log, 1e-9),
+                          "epoch": self.epoch}
+                bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
+                self._log(record)
+                loss_sum, loss_count, tokens_since, last_log = 0.0, 0, 0, now
+            out_of_time = cfg.time_limit is not None and time.perf_counter() - start_time > cfg.time_limit * 60
+            if self.step % cfg.eval_every == 0 or self.step == cfg.steps or out_of_time:
+                self._evaluate_and_report(bar)
+            if self.step % cfg.save_every == 0 or self.step == cfg.steps or out_of_time or self.stopped_early:
+                self.save()
+            if out_of_time or self.stopped_early:
+                break
+        bar.close()
+        if dist.is_main():
+            plot_losses(self.metrics.read(), self.run_dir / "loss.png")
+        return {"step": self.step, "best_valid_loss": self.best_valid if math.isfinite(self.best_valid) else None,
+                "stopped_early": self.stopped_early}
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor):
+        """One optimizer step; returns (loss, grad norm), or (None, None) when a non-finite loss is skipped."""
+        cfg = self.config
+        lr = self.schedule(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.net.train()
+        logits, carry = self.net(x, _detach(self.carry))
+        loss = sequence_cross_entropy(logits, y, reduction="mean", batch_first=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value, warn_nonfinite=False)
+        value = float(loss)
+        if not (math.isfinite(value) and clip.finite):
+            self.bad_steps += 1
+            self.carry = None
+            warnings.warn(f"step {self.step + 1}: non-finite loss or gradient (loss {value}, gradient norm "
+                          f"{clip.norm}); the step is skipped ({self.bad_steps} in a row)", RuntimeWarning,
+                          stacklevel=2)
+            if self.bad_steps >= cfg.max_bad_steps:
+                raise RnnkitError(f"{self.bad_steps} non-finite steps in a row: training diverged; the last good "
+                                  f"checkpoint is in {self.run_dir}. Lower --lr or set --clip-norm")
+            return None, None
+        self.bad_steps = 0
+        self.optimizer.step()
+        self.carry = _detach(carry)
+        return value, clip.norm
+
+    @torch.no_grad()
+    def evaluate(self, batches=None) -> float:
+        """Mean cross-entropy (nats per token) over the validation stream, state carried across batches."""
+        batches = self.valid_batches if batches is None else batches
+        self.model.eval()
+        total, count, state = 0.0, 0, None
+        for k, (x, y) in enumerate(batches):
+            if self.config.eval_batches is not None and k >= self.config.eval_batches:
+                break
+            logits, state = self.model(x.to(self.device), state)
+            total += float(sequence_cross_entropy(logits, y.to(self.device), reduction="sum",
+                                                  batch_first=True)) * x.shape[0]
+            count += y.numel()
+        self.model.train()
+        return total / max(count, 1)
+
+    def _evaluate_and_report(self, bar) -> None:
+        record = {"step": self.step}
+        if self.valid_batches is not None:
+            valid = self.evaluate()
+            record.update(valid_loss=valid, valid_perplexity=math.exp(min(valid, 700)))
+            self.schedule.observe(valid)
+            if valid < self.best_valid:
+                self.best_valid, self.bad_evals = valid, 0
+                self.save_best()
+            else:
+                self.bad_evals += 1
+                if self.config.patience is not None and self.bad_evals >= self.config.patience:
+                    self.stopped_early = True
+        self._log(record)
+        if dist.is_main() and not self.quiet:
+            line = f"step {self.step}: " + (f"validation loss {record['valid_loss']:.4f}"
+                                            if "valid_loss" in record else "no validation data")
+            bar.write(line)
+            if self.sample is not None:
+                bar.write(self.sample(self.model, self.step))
+        if dist.is_main():
+            plot_losses(self.metrics.read(), self.run_dir / "loss.png")
+
+    def _log(self, record: dict) -> None:
+        if dist.is_main():
+            self.metrics.append(record)
+
+    # --- checkpoints ----------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the latest checkpoint atomically (rank 0; the carried state is gathered from every rank)."""
+        carry = None if self.carry is None else tuple(dist.gather_rows(s, dim=1) for s in self.carry)
+        if not dist.is_main():
+            return
+        opt_tensors, opt_rest = optimizer_to_tensors(self.optimizer)
+        if carry is not None:
+            opt_tensors.update({f"carry.{i}": s for i, s in enumerate(carry)})
+        state = {"step": self.step, "epoch": self.epoch, "batch_index": self.batch_index,
+                 "best_valid_loss": self.best_valid if math.isfinite(self.best_valid) else None,
+                 "bad_evals": self.bad_evals, "stopped_early": self.stopped_early, "schedule": self.schedule.state(),
+                 "optimizer": opt_rest, "rng": capture_rng(), "world_size": dist.world_size()}
+        write_checkpoint(self.run_dir, {
+            "model.safetensors": tensors_to_bytes(self.model.state_dict()),
+            "optimizer.safetensors": tensors_to_bytes(opt_tensors),
+            "state.json": _json(state),
+        })
+
+    def save_best(self) -> None:
+        if dist.is_main():
+            write_checkpoint(self.run_dir / "best", {
+                "model.safetensors": tensors_to_bytes(self.model.state_dict()),
+                "state.json": _json({"step": self.step, "valid_loss": self.best_valid}),
+            })
+
+    def resume(self) -> None:
+        """Load the latest checkpoint of ``run_dir`` and continue exactly where it stopped."""
+        state = load_json(self.run_dir / "state.json")
+        load_model_weights(self.model, self.run_dir / "model.safetensors")
+        tensors = load_tensors(self.run_dir / "optimizer.safetensors")
+        carry = [tensors.pop(f"carry.{i}") for i in range(len(tensors)) if f"carry.{i}" in tensors]
+        optimizer_from_tensors(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()},
+                               state["optimizer"])
+        try:
+            self.step, self.epoch, self.batch_index = state["step"], state["epoch"], state["batch_index"]
+            self.best_valid = math.inf if state["best_valid_loss"] is None else state["best_valid_loss"]
+            self.bad_evals = state["bad_evals"]
+            self.schedule.load_state(state["schedule"])
+            restore_rng(state["rng"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise RnnkitError(f"{self.run_dir / 'state.json'}: malformed training state ({e})") from None
+        self.carry = tuple(dist.local_rows(s, dim=1).to(self.device) for s in carry) if carry else None
+        self.metrics.truncate(self.step) if dist.is_main() else None
+
+
+def _json(obj) -> str:
+    import json
+
+    return json.dumps(obj, indent=1) + "\n"
+
+
+def load_model_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Load safetensors weights into ``model``; names or shapes that differ are a clear :class:`RnnkitError`."""
+    tensors = load_tensors(path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(tensors) if tuple(expected[k].shape) != tuple(tensors[k].shape))
+    if missing or unexpected or wrong:
+        detail = "; ".join(part for part in (
+            f"missing {missing[:3]}" if missing else "", f"unexpected {unexpected[:3]}" if unexpected else "",
+            f"wrong shape {wrong[:3]}" if wrong else "") if part)
+        raise RnnkitError(f"{path}: the weights do not match the model in config.json ({detail}); "
+                          "the checkpoint belongs to another model")
+    model.load_state_dict({k: v.to(expected[k].device, expected[k].dtype) for k, v in tensors.items()})
