@@ -1,6 +1,6 @@
 """Forward and backward through time: the plain reference loop and the fast paths."""
 
-from rnnkit.engine.dispatch import ENGINES, run_direction
+from rnnkit.engine.dispatch import ENGINES, engine_for, run_direction
 from rnnkit.engine.reference import run_reference
 
-__all__ = ["ENGINES", "run_direction", "run_reference"]
+__all__ = ["ENGINES", "engine_for", "run_direction", "run_reference"]
