@@ -64,7 +64,7 @@ def _build_vocab(opts: dict, text: str) -> Vocab:
     tokens = tokenize(text, opts["level"], opts["eos"])
     if opts["level"] == "char":
         return Vocab.build(tokens, "char")
-    return Vocab.build(tokens, "word", min_freq=opts["min_freq"], max_size=opts["max_vocab"])
+    return Vocab.build(tokens, "word", min_freq=opts["min_freq"], max_size=opts["max_vocab"], specials=["<UNK>"])
 
 
 def train(args) -> int:

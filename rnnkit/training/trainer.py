@@ -122,7 +122,7 @@ class StreamTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value, warn_nonfinite=False)
-        value = float(loss)
+        value = float(loss.detach())
         if not (math.isfinite(value) and clip.finite):
             self.bad_steps += 1
             self.carry = None
