@@ -53,10 +53,11 @@ def sample(args) -> int:
         generator.manual_seed(args.seed)
     else:
         generator.seed()
-    out = sys.stdout
+    out, text = sys.stdout, ""
     for n in range(args.num):
-        if n:
-            out.write("\n\n")
+        if n and "\n" in text:
+            out.write("\n")  # a blank line between samples of running text; one name per line stays one
+        text = args.prime
         out.write(args.prime)
         previous = list(prime_ids)
         for token in model.stream(torch.tensor([context], device=device), args.length, temperature, args.top_k,
@@ -64,7 +65,9 @@ def sample(args) -> int:
             tid = int(token[0])
             if tid == stop:
                 break
-            out.write(_piece(vocab, previous, tid))
+            piece = _piece(vocab, previous, tid)
+            text += piece
+            out.write(piece)
             previous.append(tid)
             out.flush()
         out.write("\n")
@@ -75,7 +78,7 @@ def sample(args) -> int:
 def _piece(vocab: Vocab, previous: list[int], tid: int) -> str:
     """The text one new token adds (word level: with the spacing detokenize would give)."""
     if vocab.level == "char":
-        return vocab.tokens[tid]
+        return detokenize([vocab.tokens[tid]], "char")
     if not previous:
         return detokenize([vocab.tokens[tid]], "word")
     before = detokenize(vocab.decode(previous[-1:]), "word")

@@ -17,7 +17,8 @@ class LRSchedule:
     """``lr(step)`` for step = 0 … total - 1.
 
     - warmup: the first ``warmup`` steps rise linearly from ``lr / warmup`` to ``lr``;
-    - ``cosine``: then decay to ``min_lr_ratio · lr`` along a half cosine by the last step;
+    - ``cosine``: then decay to ``min_lr_ratio · lr`` along a half cosine by the last step (or, when training
+      has a time limit, by the end of the time budget if that comes first);
     - ``step``: multiply by ``gamma`` every ``step_size`` steps;
     - ``plateau``: multiply by ``gamma`` when the validation loss has not improved for ``patience``
       evaluations (call :meth:`observe` with each validation loss).
@@ -40,12 +41,13 @@ class LRSchedule:
         if self.kind not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.kind!r}: choose one of {', '.join(SCHEDULES)}")
 
-    def __call__(self, step: int) -> float:
+    def __call__(self, step: int, elapsed: float | None = None) -> float:
+        """The learning rate of ``step``; ``elapsed`` (a fraction of a time budget) can move cosine forward."""
         if self.warmup and step < self.warmup:
             return self.lr * (step + 1) / self.warmup
         if self.kind == "cosine":
             span = max(1, self.total - self.warmup - 1)
-            progress = min(1.0, (step - self.warmup) / span)
+            progress = min(1.0, max((step - self.warmup) / span, elapsed or 0.0))
             ratio = self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
             return self.lr * ratio
         if self.kind == "step":
