@@ -1,14 +1,14 @@
 """Backpropagation through time with a hand-written backward: one autograd node for a whole direction.
 
-Forward: the input projections of all steps in one GEMM (``xp = W_x x + b``, autograd), then the loop
-over the kernel's step inside :class:`Recurrence`, which records no graph. Backward: the loop in reverse
-fills the gradient of every step's gate pre-activations ``dZ`` (T, B, G·H); ``W_h`` gets its gradient in
-one GEMM over all steps, and autograd carries ``dZ`` back through the input projection (again one GEMM
-for ``W_x``, ``b`` and ``x``).
+Forward (:class:`Recurrence`, which records no graph): the input projections of all steps in one batched
+GEMM, ``xp<t> = W_x x<t> + b``, then the loop over the kernel's step. Backward: the loop in reverse fills the
+gradient of every step's gate pre-activations ``dZ`` (T, G·H, B); then ``W_h``, ``W_x`` and ``b`` get their
+gradients after the loop, and ``x`` in one batched GEMM. Per-step work is feature-major, (H, B), see
+:mod:`rnnkit.engine.kernels.base`; the outputs come back as a (T, B, H) view of the (T, H, B) states.
 
 Padding (``lengths``) follows :mod:`rnnkit.engine.reference` exactly: with ``live<t> = t < length``, the
-state is ``where(live, new, old)`` and the output ``new * live``. The backward direction is run forwards
-over the time-reversed input and reversed back, so its loop step k is time ``T - 1 - k``.
+state is ``where(live, new, old)`` and the output ``new * live``; the backward direction visits
+t = T-1 … 0, so a sequence's state stays the initial one until its own last step.
 """
 
 from __future__ import annotations
@@ -18,84 +18,92 @@ import torch
 from rnnkit.engine.layout import fuse, kernel_class
 
 
-class Recurrence(torch.autograd.Function):
-    """``(kernel_cls, xp, W_h, extra, live, *state0) -> (outputs (T, B, H), *final_state)``.
+def _project(x: torch.Tensor, W_x: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """``W_x x<t> + b`` for every t in one batched GEMM: x (T, B, X) → (T, G·H, B), feature-major."""
+    T = x.shape[0]
+    W = W_x.expand(T, *W_x.shape)
+    xT = x.transpose(1, 2)
+    return torch.bmm(W, xT) if b is None else torch.baddbmm(b.view(1, -1, 1), W, xT)
 
-    ``xp`` (T, B, G·H) are the input projections in loop order, ``live`` (T, B, 1) bool or None, every
-    state (B, H). Differentiable in ``xp``, ``W_h``, ``extra`` and the initial state (first order).
+
+class Recurrence(torch.autograd.Function):
+    """``(kernel_cls, reverse, x, W_x, b, W_h, extra, live, *state0) -> (outputs (T, B, H), *final_state)``.
+
+    ``x`` (T, B, X), ``live`` (T, 1, B) bool or None, every state (B, H). Differentiable (first order) in
+    ``x``, ``W_x``, ``b``, ``W_h``, ``extra`` and the initial state.
     """
 
     @staticmethod
-    def forward(ctx, kernel_cls, xp, W_h, extra, live, *state0):
+    def forward(ctx, kernel_cls, reverse, x, W_x, b, W_h, extra, live, *state0):
+        xp = _project(x, W_x, b)                                               # (T, G·H, B)
         kernel = kernel_cls(W_h, extra, xp)
-        T = xp.shape[0]
-        S = [torch.empty((T + 1, *s.shape), dtype=s.dtype, device=s.device) for s in state0]
+        T = x.shape[0]
+        # S[i][s] for s = 0 … T: state i at the boundaries between steps; step t reads `before[t]`, writes `after[t]`.
+        S = [torch.empty((T + 1, *s.t().shape), dtype=s.dtype, device=s.device) for s in state0]
+        before = [buf[1:] if reverse else buf[:-1] for buf in S]
+        after = [buf[:-1] if reverse else buf[1:] for buf in S]
         for buf, s in zip(S, state0):
-            buf[0].copy_(s)
+            buf[T if reverse else 0].copy_(s.t())
+        steps = range(T - 1, -1, -1) if reverse else range(T)
         if live is None:
-            for k in range(T):
-                kernel.step(k, xp[k], tuple(buf[k] for buf in S), tuple(buf[k + 1] for buf in S))
-            outputs = S[0][1:]
+            for t in steps:
+                kernel.step(t, xp[t], tuple(s[t] for s in before), tuple(s[t] for s in after))
+            outputs = after[0]
         else:
-            outputs = torch.empty_like(S[0][1:])
-            new = tuple(torch.empty_like(s) for s in state0)
-            for k in range(T):
-                kernel.step(k, xp[k], tuple(buf[k] for buf in S), new)
-                for buf, n in zip(S, new):
-                    torch.where(live[k], n, buf[k], out=buf[k + 1])            # held past the end
-                torch.mul(new[0], live[k], out=outputs[k])                      # zero past the end
-        ctx.kernel = kernel
-        ctx.save_for_backward(live, *S)
-        return (outputs, *(buf[T].clone() for buf in S))
+            outputs = torch.empty_like(after[0])
+            new = tuple(torch.empty_like(buf[0]) for buf in S)
+            for t in steps:
+                prev = tuple(s[t] for s in before)
+                kernel.step(t, xp[t], prev, new)
+                for s, n, p in zip(after, new, prev):
+                    torch.where(live[t], n, p, out=s[t])                       # held past the end
+                torch.mul(new[0], live[t], out=outputs[t])                      # zero past the end
+        ctx.kernel, ctx.reverse, ctx.has_bias = kernel, reverse, b is not None
+        ctx.save_for_backward(x, W_x, live, *S)
+        return (outputs.transpose(1, 2), *(s[T - 1 if not reverse else 0].t().contiguous() for s in after))
 
     @staticmethod
     def backward(ctx, d_outputs, *d_final):
-        kernel = ctx.kernel
-        live, *S = ctx.saved_tensors
+        kernel, reverse = ctx.kernel, ctx.reverse
+        x, W_x, live, *S = ctx.saved_tensors
         T = kernel.T
-        d_state = [torch.zeros_like(buf[0]) if d is None else d.clone() for buf, d in zip(S, d_final)]
-        kernel.start_backward()
-        for k in range(T - 1, -1, -1):
-            prev = tuple(buf[k] for buf in S)
-            new = tuple(buf[k + 1] for buf in S)
+        before = [buf[1:] if reverse else buf[:-1] for buf in S]
+        after = [buf[:-1] if reverse else buf[1:] for buf in S]
+        d_state = [torch.zeros_like(buf[0]) if d is None else d.t().contiguous() for buf, d in zip(S, d_final)]
+        kernel.start_backward(before, after)
+        for t in (range(T) if reverse else range(T - 1, -1, -1)):
             d_new = list(d_state)
             if d_outputs is not None:
-                d_new[0] = d_new[0] + d_outputs[k]
+                d_new[0] = d_new[0] + d_outputs[t].t()
             if live is not None:
-                d_new = [d * live[k] for d in d_new]
-            d_prev = kernel.back(k, tuple(d_new), prev, new)
+                d_new = [d * live[t] for d in d_new]
+            d_prev = kernel.back(t, tuple(d_new), tuple(s[t] for s in before))
             if live is not None:          # a held state passes its gradient straight through
-                d_prev = [torch.where(live[k], dp, ds) for dp, ds in zip(d_prev, d_state)]
+                d_prev = [torch.where(live[t], dp, ds) for dp, ds in zip(d_prev, d_state)]
             d_state = d_prev
-        d_xp, d_W_h, d_extra = kernel.finish(S)
+        dZ = kernel.dZ                                                          # d xp (T, G·H, B)
+        d_W_h, d_extra = kernel.finish()
+        needs = ctx.needs_input_grad
+        d_x = torch.bmm(dZ.transpose(1, 2), W_x.expand(T, *W_x.shape)) if needs[2] else None
+        d_W_x = kernel.weight_grad(dZ, x.transpose(1, 2)) if needs[3] else None
+        d_b = dZ.sum((0, 2)) if ctx.has_bias and needs[4] else None
         ctx.kernel = None
-        return (None, d_xp, d_W_h, d_extra, None, *d_state)
+        return (None, None, d_x, d_W_x, d_b, d_W_h, d_extra, None, *(d.t() for d in d_state))
 
 
-def live_mask(lengths: torch.Tensor | None, T: int, reverse: bool) -> torch.Tensor | None:
-    """(T, B, 1) bool in loop order: ``live[k, b]`` is whether step k exists in sequence b."""
+def live_mask(lengths: torch.Tensor | None, T: int) -> torch.Tensor | None:
+    """(T, 1, B) bool: ``live[t, 0, b]`` is whether step t exists in sequence b (``t < lengths[b]``)."""
     if lengths is None:
         return None
     t = torch.arange(T, device=lengths.device)
-    if reverse:
-        t = t.flip(0)
-    return (lengths.unsqueeze(0) > t.unsqueeze(1)).unsqueeze(2)
+    return (lengths.unsqueeze(0) > t.unsqueeze(1)).unsqueeze(1)
 
 
 def run_fused(cell, x: torch.Tensor, state: tuple[torch.Tensor, ...], lengths: torch.Tensor | None,
               reverse: bool) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """The fast engine for one direction of one layer of a built-in cell; same contract as
     :func:`rnnkit.engine.reference.run_reference`."""
-    T, B, X = x.shape
     W_h, W_x, b, extra = fuse(cell)
-    if reverse:
-        x = x.flip(0)
-    x2 = x.reshape(T * B, X)
-    xp = (torch.addmm(b, x2, W_x.t()) if b is not None else x2.mm(W_x.t())).view(T, B, -1)  # (T, B, G·H)
-    live = live_mask(lengths, T, reverse)
-    if live is not None:
-        live = live.to(x.device)
-    outputs, *final = Recurrence.apply(kernel_class(cell), xp, W_h, extra, live, *state)
-    if reverse:
-        outputs = outputs.flip(0)
+    live = live_mask(lengths, x.shape[0])
+    outputs, *final = Recurrence.apply(kernel_class(cell), reverse, x, W_x, b, W_h, extra, live, *state)
     return outputs, tuple(final)
