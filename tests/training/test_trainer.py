@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+import torch
+
+from rnnkit.data import StreamBatches
+from rnnkit.losses import sequence_cross_entropy
+from rnnkit.models import LanguageModel
+from rnnkit.training.config import TrainConfig
+from rnnkit.training.trainer import StreamTrainer
+
+
+def _setup(tmp_path, steps):
+    torch.manual_seed(0)
+    ids = np.random.default_rng(0).integers(0, 7, size=4 * 3 * 5 + 1).astype(np.uint16)
+    batches = StreamBatches(ids, batch_size=4, seq_len=5)
+    model = LanguageModel(7, 6, cell="gru")
+    config = TrainConfig(steps=steps, batch_size=4, seq_len=5, optimizer="sgd", momentum=0.0, lr=1e-30,
+                         warmup=0, schedule="constant", log_every=1, eval_every=100, save_every=100,
+                         sample_length=0)
+    return ids, batches, model, StreamTrainer(model, batches, None, config, tmp_path, quiet=True)
+
+
+def test_state_is_carried_across_truncated_bptt_batches(tmp_path):
+    ids, batches, model, trainer = _setup(tmp_path, steps=3)
+    trainer.fit()
+    logged = [r["loss"] for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines())
+              if "loss" in r]
+    # the weights barely move (lr 1e-30), so each logged loss is the model's loss on that batch given the
+    # state that the previous batches of the same rows ended in: run each row as one long sequence
+    L = batches.row_length
+    rows = torch.stack([torch.from_numpy(ids[b * L: b * L + 15 + 1].astype(np.int64)) for b in range(4)])
+    with torch.no_grad():
+        logits, _ = model(rows[:, :-1])
+        per_step = sequence_cross_entropy(logits, rows[:, 1:], reduction="none", batch_first=True)  # (T, B)
+        expected = [per_step[5 * k: 5 * k + 5].mean().item() for k in range(3)]
+        fresh = sequence_cross_entropy(model(rows[:, 5:10])[0], rows[:, 6:11], reduction="mean",
+                                       batch_first=True).item()
+    assert np.allclose(logged, expected, atol=1e-6)
+    assert abs(logged[1] - fresh) > 1e-4  # a zero initial state would give a different loss
+
+
+def test_carried_state_is_detached(tmp_path):
+    _, _, _, trainer = _setup(tmp_path, steps=2)
+    trainer.fit()
+    assert trainer.carry is not None and all(not s.requires_grad for s in trainer.carry)
+
+
+def test_state_resets_at_an_epoch_boundary(tmp_path):
+    _, batches, _, trainer = _setup(tmp_path, steps=len(StreamBatches(np.zeros(61, np.uint16), 4, 5)) + 1)
+    trainer.fit()
+    assert trainer.epoch == 1 and trainer.batch_index == 1
