@@ -13,7 +13,7 @@ The notes define the loss of one sequence as the sum of the per-step losses, ``L
 - ``"none"``: the (T, B) matrix of ``L<t>``, zero at padded steps.
 
 Padding: pass ``lengths`` (B,) (steps ``t >= lengths[b]`` do not count) or a boolean ``mask`` (T, B).
-Inputs are time-major: logits (T, B, n_y); use ``batch_first=True`` for (B, T, n_y).
+Inputs are time-major: logits (T, B, n_y); use ``batch_first=True`` for (B, T, n_y) (and a (B, T) mask).
 """
 
 from __future__ import annotations
@@ -24,8 +24,13 @@ from torch.nn import functional as F
 REDUCTIONS = ("sum", "mean", "none")
 
 
-def _mask(T: int, B: int, lengths, mask, device) -> torch.Tensor | None:
+def _mask(T: int, B: int, lengths, mask, device, batch_first: bool = False) -> torch.Tensor | None:
     if mask is not None:
+        if batch_first:
+            mask = mask.transpose(0, 1)
+        if tuple(mask.shape) != (T, B):
+            layout = "(B, T)" if batch_first else "(T, B)"
+            raise ValueError(f"mask must have shape {layout}, got {tuple(mask.shape)}")
         return mask.to(device=device, dtype=torch.bool)
     if lengths is not None:
         lengths = torch.as_tensor(lengths, device=device)
@@ -56,7 +61,7 @@ def sequence_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, lengths=
         logits, targets = logits.transpose(0, 1), targets.transpose(0, 1)
     T, B, n_y = logits.shape
     losses = F.cross_entropy(logits.reshape(T * B, n_y), targets.reshape(T * B), reduction="none")
-    return _reduce(losses.view(T, B), _mask(T, B, lengths, mask, logits.device), reduction)
+    return _reduce(losses.view(T, B), _mask(T, B, lengths, mask, logits.device, batch_first), reduction)
 
 
 def sequence_logistic_loss(logits: torch.Tensor, targets: torch.Tensor, lengths=None, mask=None,
@@ -70,4 +75,4 @@ def sequence_logistic_loss(logits: torch.Tensor, targets: torch.Tensor, lengths=
     T, B = logits.shape[:2]
     losses = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
     losses = losses.reshape(T, B, -1).sum(dim=2)
-    return _reduce(losses, _mask(T, B, lengths, mask, logits.device), reduction)
+    return _reduce(losses, _mask(T, B, lengths, mask, logits.device, batch_first), reduction)
