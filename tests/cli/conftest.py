@@ -28,4 +28,5 @@ def rnnkit(tmp_path, capsys):
 
 
 SMALL = ["--hidden", "16", "--layers", "1", "--embedding", "8", "--batch-size", "4", "--seq-len", "16",
-         "--eval-every", "10", "--eval-batches", "3", "--save-every", "5", "--log-every", "1", "--quiet", "--sample-length", "0"]
+         "--eval-every", "10", "--eval-batches", "3",
+         "--save-every", "5", "--log-every", "1", "--quiet", "--sample-length", "0"]
