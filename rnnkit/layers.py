@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell, SimpleGRUCell
-from rnnkit.engine import ENGINES, run_direction
+from rnnkit.engine import ENGINES, run_direction, step_cell
 
 
 class Recurrent(nn.Module):
@@ -105,7 +105,7 @@ class Recurrent(nn.Module):
             state = self.init_state(x_t.shape[0], device=x_t.device, dtype=x_t.dtype)
         new_state = []
         for cell, *s in zip(self.cells, *state):
-            s = cell(x_t, tuple(s))
+            s = step_cell(cell, x_t, tuple(s), self.engine)
             new_state.append(s)
             x_t = s[0]
         return x_t, tuple(torch.stack(parts) for parts in zip(*new_state))

@@ -4,7 +4,8 @@ Forward (:class:`Recurrence`, which records no graph): the input projections of 
 GEMM, ``xp<t> = W_x x<t> + b``, then the loop over the kernel's step. Backward: the loop in reverse fills the
 gradient of every step's gate pre-activations ``dZ`` (T, G·H, B); then ``W_h``, ``W_x`` and ``b`` get their
 gradients after the loop, and ``x`` in one batched GEMM. Per-step work is feature-major, (H, B), see
-:mod:`rnnkit.engine.kernels.base`; the outputs come back as a (T, B, H) view of the (T, H, B) states.
+:mod:`rnnkit.engine.kernels.base`; the outputs are copied step by step into a
+(T, B, H) tensor.
 
 Padding (``lengths``) follows :mod:`rnnkit.engine.reference` exactly: with ``live<t> = t < length``, the
 state is ``where(live, new, old)`` and the output ``new * live``; the backward direction visits
@@ -45,22 +46,23 @@ class Recurrence(torch.autograd.Function):
         for buf, s in zip(S, state0):
             buf[T if reverse else 0].copy_(s.t())
         steps = range(T - 1, -1, -1) if reverse else range(T)
+        # Outputs (T, B, H) contiguous, like the reference's: layers above (dropout included) see the same tensor.
+        outputs = torch.empty(T, *state0[0].shape, dtype=xp.dtype, device=xp.device)
         if live is None:
             for t in steps:
                 kernel.step(t, xp[t], tuple(s[t] for s in before), tuple(s[t] for s in after))
-            outputs = after[0]
+                outputs[t].t().copy_(after[0][t])
         else:
-            outputs = torch.empty_like(after[0])
             new = tuple(torch.empty_like(buf[0]) for buf in S)
             for t in steps:
                 prev = tuple(s[t] for s in before)
                 kernel.step(t, xp[t], prev, new)
                 for s, n, p in zip(after, new, prev):
                     torch.where(live[t], n, p, out=s[t])                       # held past the end
-                torch.mul(new[0], live[t], out=outputs[t])                      # zero past the end
+                torch.mul(new[0], live[t], out=outputs[t].t())                  # zero past the end
         ctx.kernel, ctx.reverse, ctx.has_bias = kernel, reverse, b is not None
         ctx.save_for_backward(x, W_x, live, *S)
-        return (outputs.transpose(1, 2), *(s[T - 1 if not reverse else 0].t().contiguous() for s in after))
+        return (outputs, *(s[T - 1 if not reverse else 0].t().contiguous() for s in after))
 
     @staticmethod
     def backward(ctx, d_outputs, *d_final):
@@ -87,7 +89,6 @@ class Recurrence(torch.autograd.Function):
         d_x = torch.bmm(dZ.transpose(1, 2), W_x.expand(T, *W_x.shape)) if needs[2] else None
         d_W_x = kernel.weight_grad(dZ, x.transpose(1, 2)) if needs[3] else None
         d_b = dZ.sum((0, 2)) if ctx.has_bias and needs[4] else None
-        ctx.kernel = None
         return (None, None, d_x, d_W_x, d_b, d_W_h, d_extra, None, *(d.t() for d in d_state))
 
 

@@ -7,18 +7,22 @@ import torch
 from rnnkit.engine.bptt import run_fused
 from rnnkit.engine.layout import supported
 from rnnkit.engine.reference import run_reference
+from rnnkit.engine.torch_lstm import lends_to_torch, run_torch_lstm
 
 ENGINES = ("auto", "reference")
 
 
-def engine_for(cell, engine: str = "auto") -> str:
-    """The engine that runs ``cell``: ``"fused"`` for a built-in cell under ``"auto"``, else ``"reference"``."""
-    return "fused" if engine == "auto" and supported(cell) else "reference"
+def engine_for(cell, engine: str = "auto", lengths: torch.Tensor | None = None) -> str:
+    """The engine that runs ``cell`` under ``engine``: under ``"auto"``, ``"torch"`` (torch's fused kernel)
+    for a plain LSTM without padding, ``"fused"`` (the hand-written BPTT) for any other built-in cell, and
+    ``"reference"`` (the plain loop) for a user-written cell."""
+    if engine != "auto" or not supported(cell):
+        return "reference"
+    return "torch" if lends_to_torch(cell, lengths) else "fused"
 
 
 def run_direction(cell, x: torch.Tensor, state: tuple[torch.Tensor, ...], lengths: torch.Tensor | None,
                   reverse: bool, engine: str = "auto"):
     """Run one direction of one layer; ``engine="reference"`` forces the plain loop over the cell."""
-    if engine_for(cell, engine) == "fused":
-        return run_fused(cell, x, state, lengths, reverse)
-    return run_reference(cell, x, state, lengths, reverse)
+    run = {"torch": run_torch_lstm, "fused": run_fused, "reference": run_reference}[engine_for(cell, engine, lengths)]
+    return run(cell, x, state, lengths, reverse)

@@ -1,0 +1,46 @@
+"""The plain LSTM on torch's own fused kernel (oneDNN on the CPU, cuDNN on CUDA).
+
+For an ``LSTMCell`` without peepholes torch computes exactly the same equations, so the engine lends it
+rnnkit's weights, re-laid into torch's layout (the mapping of :mod:`rnnkit.interop`: torch gates
+i, f, g, o are rnnkit's u, f, c, o; ``W_ih = W[:, H:]``, ``W_hh = W[:, :H]``; one bias, torch's second one
+zero). The re-layout is ``torch.cat`` of parameter slices, so it is differentiable and gradients reach
+``W_u, b_u, …``. Used without ``lengths`` only: with padding the hand-written engine is exact and faster
+than torch's packed path.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnkit.cells import LSTMCell
+
+# torch.nn.LSTM's gate order, written with rnnkit's gate names.
+TORCH_LSTM_GATES = ("u", "f", "c", "o")
+
+
+def lends_to_torch(cell, lengths: torch.Tensor | None) -> bool:
+    """Whether :func:`run_torch_lstm` computes ``cell`` exactly: a plain built-in LSTM, no padding."""
+    return type(cell) is LSTMCell and not cell.peephole and lengths is None
+
+
+def torch_lstm_weights(cell) -> list[torch.Tensor]:
+    """``[W_ih, W_hh(, b_ih, b_hh)]`` in torch's layout, differentiable in rnnkit's parameters."""
+    H = cell.hidden_size
+    W = [getattr(cell, f"W_{g}") for g in TORCH_LSTM_GATES]
+    weights = [torch.cat([w[:, H:] for w in W]), torch.cat([w[:, :H] for w in W])]
+    if cell.bias:
+        b = torch.cat([getattr(cell, f"b_{g}") for g in TORCH_LSTM_GATES])
+        weights += [b, torch.zeros_like(b, requires_grad=False)]
+    return weights
+
+
+def run_torch_lstm(cell, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], lengths, reverse: bool):
+    """One direction of one plain-LSTM layer on ``torch._VF.lstm``; contract of :func:`run_reference`."""
+    if reverse:
+        x = x.flip(0)
+    a0, c0 = state
+    outputs, a_T, c_T = torch._VF.lstm(x, (a0.unsqueeze(0), c0.unsqueeze(0)), torch_lstm_weights(cell),
+                                       cell.bias, 1, 0.0, torch.is_grad_enabled(), False, False)
+    if reverse:
+        outputs = outputs.flip(0)
+    return outputs, (a_T[0], c_T[0])
