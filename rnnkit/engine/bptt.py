@@ -48,18 +48,20 @@ class Recurrence(torch.autograd.Function):
         steps = range(T - 1, -1, -1) if reverse else range(T)
         # Outputs (T, B, H) contiguous, like the reference's: layers above (dropout included) see the same tensor.
         outputs = torch.empty(T, *state0[0].shape, dtype=xp.dtype, device=xp.device)
+        # Per-step views made once in C++ (unbind) rather than by Python indexing inside the loop.
+        xp_t, out_t = xp.unbind(0), outputs.transpose(1, 2).unbind(0)
+        prev_t, new_t = list(zip(*(s.unbind(0) for s in before))), list(zip(*(s.unbind(0) for s in after)))
         if live is None:
             for t in steps:
-                kernel.step(t, xp[t], tuple(s[t] for s in before), tuple(s[t] for s in after))
-                outputs[t].t().copy_(after[0][t])
+                kernel.step(t, xp_t[t], prev_t[t], new_t[t])
+                out_t[t].copy_(new_t[t][0])
         else:
             new = tuple(torch.empty_like(buf[0]) for buf in S)
             for t in steps:
-                prev = tuple(s[t] for s in before)
-                kernel.step(t, xp[t], prev, new)
-                for s, n, p in zip(after, new, prev):
-                    torch.where(live[t], n, p, out=s[t])                       # held past the end
-                torch.mul(new[0], live[t], out=outputs[t].t())                  # zero past the end
+                kernel.step(t, xp_t[t], prev_t[t], new)
+                for dest, n, p in zip(new_t[t], new, prev_t[t]):
+                    torch.where(live[t], n, p, out=dest)                        # held past the end
+                torch.mul(new[0], live[t], out=out_t[t])                        # zero past the end
         ctx.kernel, ctx.reverse, ctx.has_bias = kernel, reverse, b is not None
         ctx.save_for_backward(x, W_x, live, *S)
         return (outputs, *(s[T - 1 if not reverse else 0].t().contiguous() for s in after))
@@ -73,13 +75,15 @@ class Recurrence(torch.autograd.Function):
         after = [buf[:-1] if reverse else buf[1:] for buf in S]
         d_state = [torch.zeros_like(buf[0]) if d is None else d.t().contiguous() for buf, d in zip(S, d_final)]
         kernel.start_backward(before, after)
+        prev_t = list(zip(*(s.unbind(0) for s in before)))
+        d_out_t = None if d_outputs is None else d_outputs.transpose(1, 2).unbind(0)
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             d_new = list(d_state)
-            if d_outputs is not None:
-                d_new[0] = d_new[0] + d_outputs[t].t()
+            if d_out_t is not None:
+                d_new[0] = d_new[0] + d_out_t[t]
             if live is not None:
                 d_new = [d * live[t] for d in d_new]
-            d_prev = kernel.back(t, tuple(d_new), tuple(s[t] for s in before))
+            d_prev = kernel.back(t, tuple(d_new), prev_t[t])
             if live is not None:          # a held state passes its gradient straight through
                 d_prev = [torch.where(live[t], dp, ds) for dp, ds in zip(d_prev, d_state)]
             d_state = d_prev

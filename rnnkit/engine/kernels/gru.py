@@ -41,28 +41,40 @@ class GRUKernel(Kernel):
 
     def __init__(self, W_h, extra, xp):
         super().__init__(W_h, extra, xp)
+        H = self.H
         self.G = self.buffer(self.GH)            # [Γr; Γu; c̃]
-        self.RC = self.buffer(self.H)            # Γr * c<t-1>, what W_cc reads
+        self.RC = self.buffer(H)                 # Γr * c<t-1>, what W_cc reads
+        # Per-step views of every block, made once (unbind) instead of sliced in the loop.
+        self.xp_ru, self.xp_c = xp[:, :2 * H].unbind(0), xp[:, 2 * H:].unbind(0)
+        self.ru, self.r, self.u, self.c_tilde = (self.G[:, :2 * H].unbind(0), self.G[:, :H].unbind(0),
+                                                 self.G[:, H:2 * H].unbind(0), self.G[:, 2 * H:].unbind(0))
+        self.rc = self.RC.unbind(0)
+        self.W_ru, self.W_cc = self.W_h[:2 * H], self.W_h[2 * H:]
 
     def step(self, t, xp_t, prev, dest):
-        H, G, W_h = self.H, self.G[t], self.W_h
         c_prev = prev[0]
-        torch.sigmoid(torch.addmm(xp_t[:2 * H], W_h[:2 * H], c_prev), out=G[:2 * H])      # Γr, Γu
-        rc = torch.mul(G[:H], c_prev, out=self.RC[t])                                     # Γr * c<t-1>
-        torch.tanh(torch.addmm(xp_t[2 * H:], W_h[2 * H:], rc), out=G[2 * H:])            # c̃
-        torch.lerp(c_prev, G[2 * H:], G[H:2 * H], out=dest[0])
+        torch.sigmoid(torch.addmm(self.xp_ru[t], self.W_ru, c_prev), out=self.ru[t])       # Γr, Γu
+        rc = torch.mul(self.r[t], c_prev, out=self.rc[t])                                  # Γr * c<t-1>
+        torch.tanh(torch.addmm(self.xp_c[t], self.W_cc, rc), out=self.c_tilde[t])         # c̃
+        torch.lerp(c_prev, self.c_tilde[t], self.u[t], out=dest[0])
+
+    def start_backward(self, prev, new):
+        super().start_backward(prev, new)
+        H = self.H
+        self.dz_ru, self.dz_r, self.dz_u, self.dz_c = (self.dZ[:, :2 * H].unbind(0), self.dZ[:, :H].unbind(0),
+                                                       self.dZ[:, H:2 * H].unbind(0), self.dZ[:, 2 * H:].unbind(0))
+        self.W_ruT, self.W_ccT = self.W_ru.t(), self.W_cc.t()
 
     def back(self, t, d_new, prev):
-        H, G, dz, W_hT = self.H, self.G[t], self.dZ[t], self.W_hT
         dc, c_prev = d_new[0], prev[0]
-        gamma_r, gamma_u, c_tilde = G[:H], G[H:2 * H], G[2 * H:]
+        gamma_r, gamma_u, c_tilde, dz_c = self.r[t], self.u[t], self.c_tilde[t], self.dz_c[t]
         dc_u = dc * gamma_u
-        tanh_backward(dc_u, c_tilde, grad_input=dz[2 * H:])                      # dz_c
-        sigmoid_backward(dc * (c_tilde - c_prev), gamma_u, grad_input=dz[H:2 * H])
-        d_rc = W_hT[:, 2 * H:].mm(dz[2 * H:])                                    # d(Γr * c<t-1>)
-        sigmoid_backward(d_rc * c_prev, gamma_r, grad_input=dz[:H])
+        tanh_backward(dc_u, c_tilde, grad_input=dz_c)                            # dz_c
+        sigmoid_backward(dc * (c_tilde - c_prev), gamma_u, grad_input=self.dz_u[t])
+        d_rc = self.W_ccT.mm(dz_c)                                               # d(Γr * c<t-1>)
+        sigmoid_backward(d_rc * c_prev, gamma_r, grad_input=self.dz_r[t])
         dc_prev = torch.addcmul(dc - dc_u, d_rc, gamma_r)
-        return (dc_prev.addmm_(W_hT[:, :2 * H], dz[:2 * H]),)
+        return (dc_prev.addmm_(self.W_ruT, self.dz_ru[t]),)
 
     def finish(self):
         H, dZ = self.H, self.dZ
