@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,8 +14,9 @@ import torch
 
 from rnnkit.cli.args import train_config
 from rnnkit.data import StreamBatches, Vocab, default_corpus, default_corpus_description, encode_to_memmap, split
-from rnnkit.data.text import read_text
-from rnnkit.data.tokenize import detokenize, tokenize
+from rnnkit.data.cache import source_pieces
+from rnnkit.data.text import as_path_list
+from rnnkit.data.tokenize import EOS, detokenize, tokenize
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel
 from rnnkit.training import distributed as dist
@@ -60,11 +63,18 @@ def _encode(vocab: Vocab, args, opts: dict, text, paths):
                             errors=args.encoding_errors)
 
 
-def _build_vocab(opts: dict, text: str) -> Vocab:
-    tokens = tokenize(text, opts["level"], opts["eos"])
+def _build_vocab(opts: dict, text: str | None, paths: list[str] | None, errors: str) -> Vocab:
+    """Count the tokens piece by piece (RAM flat in the corpus size), then build the vocabulary."""
+    counts: Counter[str] = Counter()
+    line_eos = "line" if opts["eos"] == "line" else "none"
+    for _, piece in source_pieces(text, [] if paths is None else as_path_list(paths), errors):
+        counts.update(tokenize(piece, opts["level"], line_eos))
+    if opts["eos"] == "document":
+        counts[EOS] += 1  # only its presence matters to Vocab.build
+    # Vocab.build counts with Counter(tokens): given a Counter, it takes the counts as they are.
     if opts["level"] == "char":
-        return Vocab.build(tokens, "char")
-    return Vocab.build(tokens, "word", min_freq=opts["min_freq"], max_size=opts["max_vocab"], specials=["<UNK>"])
+        return Vocab.build(counts, "char")
+    return Vocab.build(counts, "word", min_freq=opts["min_freq"], max_size=opts["max_vocab"], specials=["<UNK>"])
 
 
 def train(args) -> int:
@@ -73,12 +83,17 @@ def train(args) -> int:
         if args.out:
             raise RnnkitError("give either --out (a new run) or --resume RUN (continue one), not both")
         saved = read_config(args.resume, "lm")
-    opts = _data_options(args, saved["data"] if saved else None)
+        if not all(isinstance(saved.get(key), dict) for key in ("data", "train", "model")):
+            raise RnnkitError(f"{Path(args.resume) / 'config.json'}: malformed configuration (it needs 'data', "
+                              "'train' and 'model' objects); the file is corrupt")
+    with _saved_values(args):
+        opts = _data_options(args, saved["data"] if saved else None)
     for key in ("cell", "hidden", "layers", "embedding", "dropout"):
         if saved and getattr(args, key) is not None and getattr(args, key) != saved["data"].get(key):
             raise RnnkitError(f"--{key} differs from the run being resumed ({saved['data'].get(key)}); "
                               "the model of a run cannot change")
-    config = train_config(args, LM_TRAIN_DEFAULTS, saved["train"] if saved else None)
+    with _saved_values(args):
+        config = train_config(args, LM_TRAIN_DEFAULTS, saved["train"] if saved else None)
     device = resolve_device(config.device)
     dist.init(device.type)
     if device.type == "cuda" and dist.world_size() > 1:
@@ -90,12 +105,13 @@ def train(args) -> int:
     if saved:
         run = Path(args.resume)
         vocab = Vocab.load(run / "vocab.json")
+        model_config = saved.get("model") if isinstance(saved.get("model"), dict) else {}
+        if model_config.get("vocab_size") != len(vocab):
+            raise RnnkitError(f"{run}: config.json has a model with {model_config.get('vocab_size')} outputs but "
+                              f"vocab.json has {len(vocab)} tokens; the files come from different runs")
     else:
-        vocab_text = text if text is not None else read_text(paths, errors=args.encoding_errors)
-        vocab = _build_vocab(opts, vocab_text)
-        del vocab_text
-        run = new_run_dir(args.out, "lm") if dist.is_main() else None
-        run = _broadcast_path(run)
+        vocab = _build_vocab(opts, text, paths, args.encoding_errors)
+        run = _broadcast_path(lambda: new_run_dir(args.out, "lm"))
     ids = _encode(vocab, args, opts, text, paths)
     if valid_files:
         train_ids, valid_ids = ids, _encode(vocab, args, opts, None, valid_files)
@@ -109,21 +125,29 @@ def train(args) -> int:
     if len(valid_ids) > 1:
         vb = max(1, min(B, (len(valid_ids) - 1) // (T + 1)))
         valid_batches = StreamBatches(valid_ids, vb, min(T, (len(valid_ids) - 1) // vb))
-    model = LanguageModel(len(vocab), opts["hidden"], opts["layers"], opts["cell"],
-                          embedding_size=opts["embedding"] or None, dropout=opts["dropout"],
-                          one_hot=opts["embedding"] == 0).to(device)
+    with _saved_values(args):
+        model = LanguageModel(len(vocab), opts["hidden"], opts["layers"], opts["cell"],
+                              embedding_size=opts["embedding"] or None, dropout=opts["dropout"],
+                              one_hot=opts["embedding"] == 0).to(device)
+    if dist.rank() > 0:
+        # Every rank starts from the same weights (DDP copies rank 0's), but draws its own dropout masks.
+        torch.manual_seed(config.seed + 7919 * dist.rank())
     if not saved and dist.is_main():
-        vocab.save(run / "vocab.json")
+        vocab.save(run / "vocab.json")  # before config.json: a run with a config.json is complete
         write_config(run, {"task": "lm", "model": asdict(model.config), "train": asdict(config),
                            "data": {**opts, "files": data, "valid_files": valid_files, "source": description,
                                     "train_tokens": len(train_ids), "valid_tokens": len(valid_ids)}})
     sampler = _Sampler(vocab, opts, device, config)
     trainer = StreamTrainer(model, train_batches, valid_batches, config, run, sample=sampler, device=device,
                             quiet=args.quiet)
-    if saved:
-        if not (run / "state.json").exists():
-            raise RnnkitError(f"{run} has no checkpoint yet (no state.json); start it again with --out")
+    if saved and (run / "state.json").exists():
         trainer.resume()
+    elif saved:
+        # Stopped before its first checkpoint: start it again from step 0 with its saved configuration
+        # (the same seed gives the same run), dropping whatever it logged.
+        if dist.is_main():
+            print(f"rnnkit lm train: {run} has no checkpoint yet; starting it again from step 0", file=sys.stderr)
+            trainer.metrics.truncate(0)
     if dist.is_main() and not args.quiet:
         n_params = sum(p.numel() for p in model.parameters())
         print(f"rnnkit lm train: {description}\n  {len(train_ids):,} training and {len(valid_ids):,} validation "
@@ -139,14 +163,32 @@ def train(args) -> int:
     return 0
 
 
-def _broadcast_path(run: Path | None) -> Path:
-    """Every rank learns the run directory that rank 0 created."""
+@contextlib.contextmanager
+def _saved_values(args):
+    """Values of a resumed run's config.json of the wrong type (a hand-edited file) are a clear error."""
+    try:
+        yield
+    except (TypeError, KeyError, AttributeError) as e:
+        if not args.resume:
+            raise
+        raise RnnkitError(f"{Path(args.resume) / 'config.json'}: malformed configuration ({e!r})") from None
+
+
+def _broadcast_path(make) -> Path:
+    """Rank 0 creates the run directory with ``make()``; every rank learns it, or raises rank 0's error."""
     if dist.world_size() == 1:
-        return run
+        return make()
     import torch.distributed as tdist
 
-    box = [str(run) if run is not None else None]
+    box = [None, None]
+    if dist.is_main():
+        try:
+            box[0] = str(make())
+        except RnnkitError as e:
+            box[1] = str(e)
     tdist.broadcast_object_list(box, src=0)
+    if box[1] is not None:
+        raise RnnkitError(box[1])
     return Path(box[0])
 
 

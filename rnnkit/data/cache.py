@@ -5,9 +5,10 @@ fewer than 65536 tokens, else ``uint32``) go to ``<cache_dir>/ids-<level>-<sha25
 hash covers the input bytes, the vocabulary and every tokenization option, so a changed file or option
 gives a new cache file and an unchanged one is reused without reading the text again beyond hashing it.
 
-Encoding streams: one file at a time, in chunks of about a million characters cut after a newline, so the
-memory besides the file's text is bounded. Tokens never span a newline, so chunking changes nothing. The
-file is written to a temporary name and renamed into place: a killed run never leaves a partial cache.
+Encoding streams: files are read a block at a time (:func:`rnnkit.data.text.iter_file_chunks`) and encoded in
+pieces of about a million characters cut after a newline, so memory stays flat however large the corpus.
+Tokens never span a newline, so chunking changes nothing. The file is written to a temporary name and renamed
+into place: a killed run, or two processes building the same cache at once, never leave a partial cache.
 
 Example::
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.text import PathLike, as_path_list, iter_file_texts
+from rnnkit.data.text import PathLike, as_path_list, iter_file_chunks
 from rnnkit.data.tokenize import tokenize
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
@@ -51,6 +52,14 @@ def _line_chunks(text: str, size: int) -> Iterator[str]:
         start = end
 
 
+def source_pieces(text: str | None, paths: list[Path], errors: str = "strict") -> Iterator[tuple[int, str]]:
+    """``(document index, piece)`` of ``text`` (one document) or of the files ``paths`` (one each), every
+    piece cut just after a newline: the whole corpus passes through memory a piece at a time."""
+    if text is not None:
+        return ((0, piece) for piece in _line_chunks(text, _CHUNK_CHARS))
+    return iter_file_chunks(paths, errors, _CHUNK_CHARS)
+
+
 def _digest(vocab: Vocab, options: dict, text: str | None, paths: list[Path]) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"cache_format": CACHE_FORMAT, "vocab": vocab.to_dict(), **options},
@@ -70,21 +79,24 @@ def _digest(vocab: Vocab, options: dict, text: str | None, paths: list[Path]) ->
     return h.hexdigest()
 
 
-def _encode_documents(docs: Iterable[str], vocab: Vocab, eos: str, unknown: str,
+def _encode_documents(pieces: Iterable[tuple[int, str]], vocab: Vocab, eos: str, unknown: str,
                       dtype: np.dtype, out) -> int:
-    """Write the ids of every document to the binary file ``out``; return how many were written."""
+    """Write the ids of every ``(document, piece)`` to the binary file ``out``; return how many were written."""
     if eos != "none" and vocab.eos_id is None:
         raise RnnkitError(f"eos={eos!r} needs a vocabulary with <EOS>; build the vocabulary from tokens "
                           "made with the same eos option")
-    written = 0
-    for doc in docs:
-        for chunk in _line_chunks(doc, _CHUNK_CHARS):
-            ids = vocab.encode(tokenize(chunk, vocab.level, "line" if eos == "line" else "none"), unknown)
-            out.write(np.asarray(ids, dtype=dtype).tobytes())
-            written += len(ids)
-        if eos == "document":
-            out.write(np.asarray([vocab.eos_id], dtype=dtype).tobytes())
+    written, current = 0, None
+    for doc, chunk in pieces:
+        if eos == "document" and current is not None and doc != current:
+            out.write(np.asarray([vocab.eos_id], dtype=dtype).tobytes())  # the end of the previous document
             written += 1
+        current = doc
+        ids = vocab.encode(tokenize(chunk, vocab.level, "line" if eos == "line" else "none"), unknown)
+        out.write(np.asarray(ids, dtype=dtype).tobytes())
+        written += len(ids)
+    if eos == "document" and current is not None:
+        out.write(np.asarray([vocab.eos_id], dtype=dtype).tobytes())
+        written += 1
     return written
 
 
@@ -111,7 +123,7 @@ def encode_to_memmap(vocab: Vocab, cache_dir: PathLike, *, text: str | None = No
     cache_dir = Path(cache_dir)
     target = cache_dir / f"ids-{vocab.level}-{_digest(vocab, options, text, path_list)[:32]}.{dtype.name}"
     if not (target.is_file() and target.stat().st_size > 0 and target.stat().st_size % dtype.itemsize == 0):
-        docs = [text] if text is not None else iter_file_texts(path_list, errors)
+        pieces = source_pieces(text, path_list, errors)
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -119,7 +131,7 @@ def encode_to_memmap(vocab: Vocab, cache_dir: PathLike, *, text: str | None = No
         fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
-                n = _encode_documents(docs, vocab, eos, unknown, dtype, out)
+                n = _encode_documents(pieces, vocab, eos, unknown, dtype, out)
                 out.flush()
                 os.fsync(out.fileno())
             if n == 0:

@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from rnnkit.errors import RnnkitError
 PathLike = str | os.PathLike
 _BOM = b"\xef\xbb\xbf"
 _ERRORS = ("strict", "replace")
+_READ_BLOCK = 1 << 20  # bytes per read in iter_file_chunks
 
 
 def as_path_list(paths: PathLike | Iterable[PathLike]) -> list[Path]:
@@ -93,3 +95,87 @@ def read_text(paths: PathLike | Iterable[PathLike], errors: str = "strict") -> s
             U+FFFD).
     """
     return "".join(iter_file_texts(paths, errors))
+
+
+def _utf16_hint(body_start: bytes, nul: int) -> str:
+    return (" (it looks like UTF-16; convert it to UTF-8)"
+            if body_start[:2] in (b"\xff\xfe", b"\xfe\xff") or nul in (0, 1) else "")
+
+
+def _file_pieces(path: Path, errors: str, block: int) -> Iterator[str]:
+    """One file's text in pieces, each ending just after a newline (the last may not), read ``block`` bytes
+    at a time: memory is bounded by the block and the longest line, not the file. Same checks as
+    :func:`decode_text`."""
+    name = str(path)
+    if not path.exists():
+        raise RnnkitError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise RnnkitError(f"{path}: is a directory; give the text files inside it")
+    decoder = codecs.getincrementaldecoder("utf-8")(errors)
+    pending, held_cr, pos, body = "", "", 0, 0  # undelivered text, a trailing "\r", file offset, body bytes
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise RnnkitError(f"{path}: cannot read ({e.strerror})") from None
+    with f:
+        while True:
+            try:
+                data = f.read(block if pos else max(block, len(_BOM)))  # a BOM arrives whole
+            except OSError as e:
+                raise RnnkitError(f"{path}: cannot read ({e.strerror})") from None
+            final = not data
+            if pos == 0 and data.startswith(_BOM):
+                data, pos = data[len(_BOM):], len(_BOM)
+            nul = data.find(b"\x00")
+            if nul >= 0:
+                raise RnnkitError(f"{name}: binary data, not text (NUL byte at byte offset {pos + nul})"
+                                  f"{_utf16_hint(data if body == 0 else b'', body + nul)}; give a UTF-8 text file")
+            if final and body == 0:
+                raise RnnkitError(f"{name}: the file is empty; give a file with text in it")
+            try:
+                text = decoder.decode(data, final=final)
+            except UnicodeDecodeError as e:
+                at = pos - (len(e.object) - len(data)) + e.start  # e.object is the decoder's buffer + data
+                raise RnnkitError(
+                    f"{name}: not valid UTF-8 at byte offset {at} (byte 0x{e.object[e.start]:02x}); "
+                    "convert the file to UTF-8, or decode lossily with errors='replace' "
+                    "(--encoding-errors replace on the command line)") from None
+            pos, body = pos + len(data), body + len(data)
+            text = held_cr + text
+            held_cr = ""
+            if text.endswith("\r") and not final:
+                text, held_cr = text[:-1], "\r"  # it may be the first half of a "\r\n"
+            pending += text.replace("\r\n", "\n").replace("\r", "\n")
+            cut = pending.rfind("\n") + 1
+            if final:
+                cut = len(pending)
+            if cut:
+                yield pending[:cut]
+                pending = pending[cut:]
+            if final:
+                return
+
+
+def iter_file_chunks(paths: PathLike | Iterable[PathLike], errors: str = "strict",
+                     block: int = _READ_BLOCK) -> Iterator[tuple[int, str]]:
+    """``(file index, piece)`` for the text of ``paths``, read a block at a time (flat memory for any size).
+
+    Every piece ends just after a newline, except possibly a file's last one, so tokens never span two
+    pieces. ``"".join(piece for _, piece in iter_file_chunks(paths))`` is :func:`read_text`'s result, and
+    the same problems raise :class:`RnnkitError` (perhaps after some pieces were yielded).
+    """
+    if errors not in _ERRORS:
+        raise RnnkitError(f"encoding errors mode {errors!r} is unknown; use 'strict' or 'replace'")
+    paths = as_path_list(paths)
+    if not paths:
+        raise RnnkitError("no text files given; give at least one file")
+    for i, path in enumerate(paths):
+        last = None  # held back, so that the newline between files joins it
+        for piece in _file_pieces(path, errors, block):
+            if last:
+                yield i, last
+            last = piece
+        if i + 1 < len(paths) and not (last or "").endswith("\n"):
+            last = (last or "") + "\n"
+        if last:
+            yield i, last

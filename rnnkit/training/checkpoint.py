@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import torch
@@ -41,6 +42,14 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _test_pause() -> None:
+    """Kill tests set ``RNNKIT_TEST_CHECKPOINT_PAUSE`` (seconds) to hold a checkpoint write at its riskiest
+    instants (files staged but not committed; committed but only partly moved), so that a kill lands there."""
+    pause = os.environ.get("RNNKIT_TEST_CHECKPOINT_PAUSE")
+    if pause:
+        time.sleep(float(pause))
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -68,8 +77,17 @@ def recover(directory: str | Path) -> None:
     directory = Path(directory)
     staging, commit = directory / STAGING, directory / COMMIT
     if commit.is_dir():
-        for item in sorted(commit.iterdir()):
-            os.replace(item, directory / item.name)
+        try:
+            items = sorted(commit.iterdir())
+        except FileNotFoundError:
+            items = []  # another process (a second torchrun rank) finished the recovery meanwhile
+        for item in items:
+            try:
+                os.replace(item, directory / item.name)
+            except FileNotFoundError:
+                pass  # moved by another process recovering at the same time
+            if item == items[0]:
+                _test_pause()
         _fsync_dir(directory)
         shutil.rmtree(commit, ignore_errors=True)
     if staging.exists():
@@ -86,6 +104,7 @@ def write_checkpoint(directory: str | Path, files: dict[str, bytes | str]) -> No
     for name, data in files.items():
         _write_file(staging / name, data.encode("utf-8") if isinstance(data, str) else data)
     _fsync_dir(staging)
+    _test_pause()
     os.replace(staging, directory / COMMIT)          # the commit point
     _fsync_dir(directory)
     recover(directory)

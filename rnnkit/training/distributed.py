@@ -51,6 +51,33 @@ def local_rows(t: torch.Tensor, dim: int) -> torch.Tensor:
     return t.chunk(world_size(), dim=dim)[rank()]
 
 
+def mean_and_any(value: float, flag: bool) -> tuple[float, bool]:
+    """The mean of ``value`` over the ranks, and whether ``flag`` is set on any rank (one all-reduce)."""
+    if world_size() == 1:
+        return value, flag
+    t = torch.tensor([value, float(flag)], dtype=torch.float64)
+    tdist.all_reduce(t)
+    return float(t[0]) / world_size(), bool(t[1] > 0)
+
+
+def broadcast_value(value: float) -> float:
+    """Rank 0's ``value`` on every rank (so that decisions such as stopping agree everywhere)."""
+    if world_size() == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    tdist.broadcast(t, src=0)
+    return float(t[0])
+
+
+def gather_objects(obj) -> list:
+    """Every rank's JSON-able ``obj``, in rank order (on every rank)."""
+    if world_size() == 1:
+        return [obj]
+    out = [None] * world_size()
+    tdist.all_gather_object(out, obj)
+    return out
+
+
 def barrier() -> None:
     if world_size() > 1:
         tdist.barrier()

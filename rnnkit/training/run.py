@@ -53,6 +53,9 @@ def read_config(run: str | Path, task: str) -> dict:
     if not run.is_dir():
         raise RnnkitError(f"{run}: no such run directory; give the directory that 'rnnkit {task} train' wrote")
     recover(run)  # finish a checkpoint write that a kill interrupted
+    if not (run / "config.json").exists():
+        raise RnnkitError(f"{run}: no config.json: this run was stopped before it was set up, or it is not a run "
+                          f"directory; delete it and start again with --out {run}")
     config = load_json(run / "config.json")
     version = config.get("format_version")
     if not isinstance(version, int):

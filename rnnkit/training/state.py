@@ -34,8 +34,15 @@ def optimizer_from_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, 
         for name, value in rest.get("scalars", {}).items():
             index, key = name.split(".", 1)
             state.setdefault(int(index), {})[key] = value
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        for index, per_param in state.items():  # load_state_dict does not check shapes; a step would fail
+            for key, value in per_param.items():
+                if (isinstance(value, torch.Tensor) and value.dim() > 0
+                        and tuple(value.shape) != tuple(params[index].shape)):
+                    raise ValueError(f"state {key!r} of parameter {index} has shape {tuple(value.shape)}, "
+                                     f"the parameter {tuple(params[index].shape)}")
         optimizer.load_state_dict({"state": state, "param_groups": rest["param_groups"]})
-    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+    except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as e:
         raise RnnkitError(f"the optimizer state does not match the model or optimizer ({e}); "
                           "resume with the same --optimizer as the original run") from None
 

@@ -63,6 +63,7 @@ class StreamTrainer:
         self.carry = None
         self.best_valid, self.bad_evals, self.bad_steps = math.inf, 0, 0
         self.stopped_early = False
+        self.train_time, self._fit_start = 0.0, time.perf_counter()  # seconds trained before this process
 
     # --- the loop -------------------------------------------------------------------------------------
 
@@ -70,6 +71,7 @@ class StreamTrainer:
         """Train up to ``config.steps`` steps (or the time limit, or early stopping); return a summary."""
         cfg = self.config
         start_time, last_log, tokens_since = time.perf_counter(), time.perf_counter(), 0
+        self._fit_start = start_time
         bar = tqdm(total=cfg.steps, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=self.quiet or not dist.is_main(), desc="train")
         batches = self.train_batches.iter_from(self.batch_index)
@@ -82,7 +84,10 @@ class StreamTrainer:
                 batches = self.train_batches.iter_from(0)
                 continue
             self.batch_index += 1
-            loss, norm = self._train_step(x.to(self.device), y.to(self.device))
+            elapsed = None
+            if cfg.time_limit is not None:
+                elapsed = (time.perf_counter() - start_time) / (cfg.time_limit * 60)
+            loss, norm = self._train_step(x.to(self.device), y.to(self.device), elapsed)
             if loss is None:
                 continue
             self.step += 1
@@ -91,13 +96,15 @@ class StreamTrainer:
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                 now = time.perf_counter()
-                record = {"step": self.step, "loss": loss_sum / loss_count, "lr": self.schedule(self.step - 1),
+                record = {"step": self.step, "loss": loss_sum / loss_count, "lr": self.optimizer.param_groups[0]["lr"],
                           "grad_norm": grad_norm, "tokens_per_s": tokens_since / max(now - last_log, 1e-9),
-                          "epoch": self.epoch}
+                          "epoch": self.epoch, "time": round(self.train_time + now - start_time, 3)}
                 bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
                 self._log(record)
                 loss_sum, loss_count, tokens_since, last_log = 0.0, 0, 0, now
             out_of_time = cfg.time_limit is not None and time.perf_counter() - start_time > cfg.time_limit * 60
+            if cfg.time_limit is not None:
+                out_of_time = bool(dist.broadcast_value(float(out_of_time)))  # every rank stops together
             if self.step % cfg.eval_every == 0 or self.step == cfg.steps or out_of_time:
                 self._evaluate_and_report(bar)
             if self.step % cfg.save_every == 0 or self.step == cfg.steps or out_of_time or self.stopped_early:
@@ -110,10 +117,10 @@ class StreamTrainer:
         return {"step": self.step, "best_valid_loss": self.best_valid if math.isfinite(self.best_valid) else None,
                 "stopped_early": self.stopped_early}
 
-    def _train_step(self, x: torch.Tensor, y: torch.Tensor):
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor, elapsed: float | None = None):
         """One optimizer step; returns (loss, grad norm), or (None, None) when a non-finite loss is skipped."""
         cfg = self.config
-        lr = self.schedule(self.step)
+        lr = self.schedule(self.step, elapsed)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.net.train()
@@ -123,7 +130,9 @@ class StreamTrainer:
         loss.backward()
         clip = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value, warn_nonfinite=False)
         value = float(loss.detach())
-        if not (math.isfinite(value) and clip.finite):
+        # The logged loss is the global batch's (the mean over ranks); a bad step on any rank is bad on all.
+        value, bad = dist.mean_and_any(value, not (math.isfinite(value) and clip.finite))
+        if bad:
             self.bad_steps += 1
             self.carry = None
             warnings.warn(f"step {self.step + 1}: non-finite loss or gradient (loss {value}, gradient norm "
@@ -155,9 +164,9 @@ class StreamTrainer:
         return total / max(count, 1)
 
     def _evaluate_and_report(self, bar) -> None:
-        record = {"step": self.step}
+        record = {"step": self.step, "time": round(self.train_time + time.perf_counter() - self._fit_start, 3)}
         if self.valid_batches is not None:
-            valid = self.evaluate()
+            valid = dist.broadcast_value(self.evaluate())  # rank 0's, so early stopping agrees everywhere
             record.update(valid_loss=valid, valid_perplexity=math.exp(min(valid, 700)))
             self.schedule.observe(valid)
             if valid < self.best_valid:
@@ -186,6 +195,7 @@ class StreamTrainer:
     def save(self) -> None:
         """Write the latest checkpoint atomically (rank 0; the carried state is gathered from every rank)."""
         carry = None if self.carry is None else tuple(dist.gather_rows(s, dim=1) for s in self.carry)
+        rngs = dist.gather_objects(capture_rng())
         if not dist.is_main():
             return
         opt_tensors, opt_rest = optimizer_to_tensors(self.optimizer)
@@ -194,7 +204,8 @@ class StreamTrainer:
         state = {"step": self.step, "epoch": self.epoch, "batch_index": self.batch_index,
                  "best_valid_loss": self.best_valid if math.isfinite(self.best_valid) else None,
                  "bad_evals": self.bad_evals, "stopped_early": self.stopped_early, "schedule": self.schedule.state(),
-                 "optimizer": opt_rest, "rng": capture_rng(), "world_size": dist.world_size()}
+                 "optimizer": opt_rest, "rng": rngs[0], "rank_rng": rngs[1:], "world_size": dist.world_size(),
+                 "train_time": self.train_time + time.perf_counter() - self._fit_start}
         write_checkpoint(self.run_dir, {
             "model.safetensors": tensors_to_bytes(self.model.state_dict()),
             "optimizer.safetensors": tensors_to_bytes(opt_tensors),
@@ -214,15 +225,31 @@ class StreamTrainer:
         load_model_weights(self.model, self.run_dir / "model.safetensors")
         tensors = load_tensors(self.run_dir / "optimizer.safetensors")
         carry = [tensors.pop(f"carry.{i}") for i in range(len(tensors)) if f"carry.{i}" in tensors]
+        expected = [tuple(s.shape) for s in self.model.init_state(self.train_batches.batch_size)]
+        if carry and [tuple(s.shape) for s in carry] != expected:
+            raise RnnkitError(f"{self.run_dir / 'optimizer.safetensors'}: the carried state has shapes "
+                              f"{[tuple(s.shape) for s in carry]}, expected {expected} for this model and "
+                              "--batch-size; the file belongs to another run or --batch-size changed")
+        if not isinstance(state.get("optimizer"), dict):
+            raise RnnkitError(f"{self.run_dir / 'state.json'}: malformed training state (no optimizer entry)")
         optimizer_from_tensors(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()},
                                state["optimizer"])
         try:
             self.step, self.epoch, self.batch_index = state["step"], state["epoch"], state["batch_index"]
+            if not all(isinstance(v, int) and v >= 0 for v in (self.step, self.epoch, self.batch_index)):
+                raise ValueError("step, epoch and batch_index must be integers >= 0")
             self.best_valid = math.inf if state["best_valid_loss"] is None else state["best_valid_loss"]
             self.bad_evals = state["bad_evals"]
             self.schedule.load_state(state["schedule"])
+            self.train_time = float(state.get("train_time", 0.0))
             restore_rng(state["rng"])
-        except (KeyError, TypeError, ValueError) as e:
+            if dist.rank() > 0:
+                rank_rng = state.get("rank_rng") or []
+                if state.get("world_size") == dist.world_size() and len(rank_rng) >= dist.rank():
+                    restore_rng(rank_rng[dist.rank() - 1])
+                else:  # another number of processes: fresh, distinct dropout masks per rank
+                    torch.manual_seed(self.config.seed + 7919 * dist.rank() + self.step)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
             raise RnnkitError(f"{self.run_dir / 'state.json'}: malformed training state ({e})") from None
         self.carry = tuple(dist.local_rows(s, dim=1).to(self.device) for s in carry) if carry else None
         self.metrics.truncate(self.step) if dist.is_main() else None
@@ -247,4 +274,8 @@ def load_model_weights(model: torch.nn.Module, path: str | Path) -> None:
             f"wrong shape {wrong[:3]}" if wrong else "") if part)
         raise RnnkitError(f"{path}: the weights do not match the model in config.json ({detail}); "
                           "the checkpoint belongs to another model")
+    bad = sorted(k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if bad:
+        raise RnnkitError(f"{path}: weights {bad[:3]} hold NaN or infinite values; the file is corrupt or "
+                          "comes from a diverged run")
     model.load_state_dict({k: v.to(expected[k].device, expected[k].dtype) for k, v in tensors.items()})
