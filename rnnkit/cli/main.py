@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: returns 0 on success, 2 for a user error (one line on stderr), 130 when interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    for name, value in vars(args).items():
+        if isinstance(value, list) and not value:  # argparse turns '--flag=--' into []
+            parser.error(f"argument --{name.replace('_', '-')}: expected a value")
     warnings.simplefilter("default", RuntimeWarning)
     try:
         return int(args.handler(args) or 0)
