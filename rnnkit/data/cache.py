@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from rnnkit.data.text import PathLike, as_path_list, iter_file_chunks
 from rnnkit.data.tokenize import tokenize
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
+from rnnkit.fileio import atomic_open
 
 CACHE_FORMAT = 1
 _CHUNK_CHARS = 1 << 20
@@ -128,16 +127,7 @@ def encode_to_memmap(vocab: Vocab, cache_dir: PathLike, *, text: str | None = No
             cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise RnnkitError(f"{cache_dir}: cannot create the cache folder ({e.strerror})") from None
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                n = _encode_documents(pieces, vocab, eos, unknown, dtype, out)
-                out.flush()
-                os.fsync(out.fileno())
-            if n == 0:
+        with atomic_open(target) as out:
+            if _encode_documents(pieces, vocab, eos, unknown, dtype, out) == 0:
                 raise RnnkitError("the text has no tokens (only whitespace?); give text with words in it")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     return np.memmap(target, dtype=dtype, mode="r")

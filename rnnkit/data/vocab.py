@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rnnkit.data.tokenize import EOS, check_level
 from rnnkit.errors import RnnkitError
+from rnnkit.fileio import atomic_write, read_json
 
 UNK = "<UNK>"
 FORMAT_VERSION = 1
@@ -227,35 +227,13 @@ class Vocab:
         """Write ``vocab.json`` atomically (temporary file in the same folder, then rename)."""
         path = Path(path)
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, text)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocab:
         """Read and validate a ``vocab.json``; problems raise :class:`RnnkitError` naming the file."""
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise RnnkitError(f"{path}: vocabulary file not found; give the vocab.json of a run") from None
-        except OSError as e:
-            raise RnnkitError(f"{path}: cannot read the vocabulary ({e.strerror})") from None
-        try:
-            d = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as e:
-            raise RnnkitError(f"{path}: not UTF-8 (byte offset {e.start}); the vocabulary file is corrupt") \
-                from None
-        except json.JSONDecodeError as e:
-            raise RnnkitError(f"{path}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
-                              "the vocabulary file is corrupt") from None
+        d = read_json(path, "vocabulary file")
         return cls.from_dict(d, source=str(path))
 
 

@@ -15,7 +15,6 @@ discarded); killed during step 3, the next :func:`recover` finishes the moves. E
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -27,21 +26,9 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from rnnkit.errors import RnnkitError
+from rnnkit.fileio import fsync_dir, read_json
 
 STAGING, COMMIT = ".staging", ".commit"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _test_pause() -> None:
@@ -57,19 +44,6 @@ def _write_file(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def atomic_write(path: str | Path, data: bytes | str) -> None:
-    """Write one file atomically: a temporary file beside it, flushed, then renamed over it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    _write_file(tmp, data.encode("utf-8") if isinstance(data, str) else data)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: str | Path, obj) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
 def recover(directory: str | Path) -> None:
@@ -88,7 +62,7 @@ def recover(directory: str | Path) -> None:
                 pass  # moved by another process recovering at the same time
             if item == items[0]:
                 _test_pause()
-        _fsync_dir(directory)
+        fsync_dir(directory)
         shutil.rmtree(commit, ignore_errors=True)
     if staging.exists():
         shutil.rmtree(staging, ignore_errors=True)
@@ -103,10 +77,10 @@ def write_checkpoint(directory: str | Path, files: dict[str, bytes | str]) -> No
     staging.mkdir()
     for name, data in files.items():
         _write_file(staging / name, data.encode("utf-8") if isinstance(data, str) else data)
-    _fsync_dir(staging)
+    fsync_dir(staging)
     _test_pause()
     os.replace(staging, directory / COMMIT)          # the commit point
-    _fsync_dir(directory)
+    fsync_dir(directory)
     recover(directory)
 
 
@@ -132,13 +106,7 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 def load_json(path: str | Path) -> dict:
     """Read a JSON object; a missing or malformed file is a clear :class:`RnnkitError`."""
-    path = Path(path)
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RnnkitError(f"{path}: file not found; is this a run directory written by 'rnnkit ... train'?") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RnnkitError(f"{path}: not valid JSON ({e}); the file is truncated or corrupt") from None
+    obj = read_json(path)
     if not isinstance(obj, dict):
         raise RnnkitError(f"{path}: expected a JSON object, got {type(obj).__name__}")
     return obj

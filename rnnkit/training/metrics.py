@@ -6,7 +6,7 @@ import json
 import warnings
 from pathlib import Path
 
-from rnnkit.training.checkpoint import atomic_write
+from rnnkit.fileio import atomic_write
 
 
 class MetricsLog:

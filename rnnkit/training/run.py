@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from rnnkit.errors import RnnkitError
-from rnnkit.training.checkpoint import atomic_write_json, load_json, recover
+from rnnkit.fileio import atomic_write_json
+from rnnkit.training.checkpoint import load_json, recover
 
 FORMAT_VERSION = 1
 
