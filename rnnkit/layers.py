@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell, SimpleGRUCell
-from rnnkit.engine import ENGINES, run_direction, step_cell
+from rnnkit.engine import ENGINES, Stepper, run_direction
 
 
 class Recurrent(nn.Module):
@@ -97,18 +97,16 @@ class Recurrent(nn.Module):
     def step(self, x_t: torch.Tensor, state: tuple[torch.Tensor, ...] | None = None):
         """One time step through every layer, for generation: ``x_t`` (B, X) → (``a<t>`` of the top layer
         (B, H), the new state, each (L, B, H)). Only for unidirectional layers (the backward direction
-        needs the whole sequence). Dropout is not applied: stepping is for inference.
+        needs the whole sequence). Dropout is not applied: stepping is for inference. To step many times,
+        :class:`rnnkit.engine.Stepper` keeps the state and the fused weights between steps.
         """
         if self.bidirectional:
             raise ValueError("step() needs a unidirectional layer: a bidirectional one reads the whole sequence")
-        if state is None:
-            state = self.init_state(x_t.shape[0], device=x_t.device, dtype=x_t.dtype)
-        new_state = []
-        for cell, *s in zip(self.cells, *state):
-            s = step_cell(cell, x_t, tuple(s), self.engine)
-            new_state.append(s)
-            x_t = s[0]
-        return x_t, tuple(torch.stack(parts) for parts in zip(*new_state))
+        stepper = Stepper(self, state, x_t.shape[0], device=x_t.device, dtype=x_t.dtype,
+                          inputs_require_grad=x_t.requires_grad)
+        stepper.step(x_t)
+        state = stepper.state()
+        return state[0][-1], state
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 3 or x.shape[2] != self.input_size:

@@ -2,6 +2,6 @@
 
 from rnnkit.engine.dispatch import ENGINES, engine_for, run_direction
 from rnnkit.engine.reference import run_reference
-from rnnkit.engine.step import step_cell
+from rnnkit.engine.step import Stepper
 
-__all__ = ["ENGINES", "engine_for", "run_direction", "run_reference", "step_cell"]
+__all__ = ["ENGINES", "engine_for", "run_direction", "run_reference", "Stepper"]

@@ -4,8 +4,9 @@ Forward (:class:`Recurrence`, which records no graph): the input projections of 
 GEMM, ``xp<t> = W_x x<t> + b``, then the loop over the kernel's step. Backward: the loop in reverse fills the
 gradient of every step's gate pre-activations ``dZ`` (T, G·H, B); then ``W_h``, ``W_x`` and ``b`` get their
 gradients after the loop, and ``x`` in one batched GEMM. Per-step work is feature-major, (H, B), see
-:mod:`rnnkit.engine.kernels.base`; the outputs are copied step by step into a
-(T, B, H) tensor.
+:mod:`rnnkit.engine.kernels.base`; the outputs are copied into a (T, B, H) tensor after the loop, and their
+gradient into a feature-major (T, H, B) buffer before it, into which each step's kernel adds the gradient
+``a<t-1>`` gets through the cell (so the output gradient costs no extra op per step).
 
 Padding (``lengths``) follows :mod:`rnnkit.engine.reference` exactly: with ``live<t> = t < length``, the
 state is ``where(live, new, old)`` and the output ``new * live``; the backward direction visits
@@ -49,14 +50,15 @@ class Recurrence(torch.autograd.Function):
         # Outputs (T, B, H) contiguous, like the reference's: layers above (dropout included) see the same tensor.
         outputs = torch.empty(T, *state0[0].shape, dtype=xp.dtype, device=xp.device)
         # Per-step views made once in C++ (unbind) rather than by Python indexing inside the loop.
-        xp_t, out_t = xp.unbind(0), outputs.transpose(1, 2).unbind(0)
+        xp_t = xp.unbind(0)
         prev_t, new_t = list(zip(*(s.unbind(0) for s in before))), list(zip(*(s.unbind(0) for s in after)))
         if live is None:
             for t in steps:
                 kernel.step(t, xp_t[t], prev_t[t], new_t[t])
-                out_t[t].copy_(new_t[t][0])
+            outputs.copy_(after[0].transpose(1, 2))                             # all steps in one copy
         else:
             new = tuple(torch.empty_like(buf[0]) for buf in S)
+            out_t = outputs.transpose(1, 2).unbind(0)
             for t in steps:
                 kernel.step(t, xp_t[t], prev_t[t], new)
                 for dest, n, p in zip(new_t[t], new, prev_t[t]):
@@ -73,20 +75,32 @@ class Recurrence(torch.autograd.Function):
         T = kernel.T
         before = [buf[1:] if reverse else buf[:-1] for buf in S]
         after = [buf[:-1] if reverse else buf[1:] for buf in S]
-        d_state = [torch.zeros_like(buf[0]) if d is None else d.t().contiguous() for buf, d in zip(S, d_final)]
+        # Copies of our own: the kernels may write into the gradients they are given.
+        d_state = [torch.zeros_like(buf[0]) if d is None else torch.empty_like(buf[0]).copy_(d.t())
+                   for buf, d in zip(S, d_final)]
         kernel.start_backward(before, after)
-        prev_t = list(zip(*(s.unbind(0) for s in before)))
-        d_out_t = None if d_outputs is None else d_outputs.transpose(1, 2).unbind(0)
-        for t in (range(T) if reverse else range(T - 1, -1, -1)):
-            d_new = list(d_state)
-            if d_out_t is not None:
-                d_new[0] = d_new[0] + d_out_t[t]
-            if live is not None:
+        order = range(T) if reverse else range(T - 1, -1, -1)
+        # d out<t> feature-major in a buffer of our own (T, H, B): each step's kernel adds the gradient that
+        # a<t-1> gets through the cell into the d out of the step visited next, in place.
+        d_out = None
+        if d_outputs is not None:
+            d_out = torch.empty_like(S[0][:T]).copy_(d_outputs.transpose(1, 2))
+        d_out_t = [None] * T if d_out is None else d_out.unbind(0)
+        if live is None:
+            if d_out is not None:
+                d_state[0] = d_out_t[order[0]].add_(d_state[0])
+            d_state = tuple(d_state)
+            for t, t_next in zip(order, [*order[1:], None]):
+                d_state = kernel.back(t, d_state, None if t_next is None else d_out_t[t_next])
+        else:
+            for t in order:
+                d_new = list(d_state)
+                if d_out is not None:
+                    d_new[0] = d_new[0] + d_out_t[t]
                 d_new = [d * live[t] for d in d_new]
-            d_prev = kernel.back(t, tuple(d_new), prev_t[t])
-            if live is not None:          # a held state passes its gradient straight through
-                d_prev = [torch.where(live[t], dp, ds) for dp, ds in zip(d_prev, d_state)]
-            d_state = d_prev
+                d_prev = kernel.back(t, tuple(d_new), None)
+                # a held state passes its gradient straight through
+                d_state = [torch.where(live[t], dp, ds) for dp, ds in zip(d_prev, d_state)]
         dZ = kernel.dZ                                                          # d xp (T, G·H, B)
         d_W_h, d_extra = kernel.finish()
         needs = ctx.needs_input_grad

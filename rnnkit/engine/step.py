@@ -1,13 +1,28 @@
-"""One time step of a built-in cell for generation, with no per-call setup.
+"""Stepping for generation: one time step through every layer, with no per-step setup.
 
-The fused weights (:func:`rnnkit.engine.layout.fuse`) are cached per cell and rebuilt only when a
-parameter changes, which the key notices: every parameter's ``_version`` (bumped by each in-place update,
-e.g. an optimizer step) and ``data_ptr`` (changed by ``.to()`` or ``load_state_dict`` with new storage).
-The step itself is the training kernel's step (:mod:`rnnkit.engine.kernels`) for T = 1, so generation
-and training compute the same equations in the same order.
+A :class:`Stepper` is made once per stream of tokens and keeps everything a step needs, so a step is the
+GEMMs and the elementwise gate kernels and nothing else:
 
-Only without autograd: the cached weights are detached, so when gradients are wanted (grad mode on and a
-parameter that requires grad) the cell's own forward runs instead.
+* **the states in one buffer**, feature-major like the training loop (:mod:`rnnkit.engine.kernels.base`)::
+
+      buf = [x<t>; a^[1]; a^[2]; …; a^[L]]   (X + L·H, B)
+
+  so layer l's input and its own previous activation are adjacent rows. For the cells whose recurrent GEMM
+  is the only reader of ``a<t-1>`` (LSTM, RNN: ``Kernel.stacked_input``) layer l then computes all its gates
+  with ONE GEMM, ``z = [W_x | W_h] [a^[l-1]<t>; a^[l]<t-1>] + b``, on a view of ``buf``. Each layer writes its
+  new activation in place, where the next layer and the next step read it;
+* **the fused weights**, ``[W_x | W_h]`` (G·H, X + H) contiguous, cached per cell and rebuilt only when a
+  parameter changes, which the key notices: every parameter's ``_version`` (bumped by each in-place update,
+  e.g. an optimizer step) and ``data_ptr`` (changed by ``.to()`` or ``load_state_dict`` with new storage);
+  the key is checked at every step;
+* **with an embedding** (:meth:`Stepper.step_ids`), layer 1's input projection of every token id at once,
+  ``table = W_x Eᵀ + b`` (G·H, V), so ``W_x x<t> + b`` is a column gather (stored transposed, so the
+  column is a contiguous row; cached on both keys);
+* **one kernel per layer** (the training kernel of :mod:`rnnkit.engine.kernels` for T = 1): generation and
+  training compute the same equations in the same order.
+
+Only without autograd (the cached weights are detached): when gradients are wanted, or under
+``engine="reference"``, or for a cell the engine does not know, the stepper calls each cell's own forward.
 """
 
 from __future__ import annotations
@@ -15,40 +30,178 @@ from __future__ import annotations
 import weakref
 
 import torch
+from torch import nn
 
-from rnnkit.engine.layout import Fused, fuse, kernel_class, supported
+from rnnkit.engine.layout import fuse, kernel_class, supported
 
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # cell -> (key, Fused, kernel class)
-
-
-def _version_key(cell) -> tuple:
-    return tuple((p._version, p.data_ptr()) for p in cell.parameters())
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # cell -> (key, Weights)
+_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # cell -> (key, table (G·H, V))
 
 
-def cached_fused(cell) -> tuple[Fused, type]:
-    """``cell``'s fused weights (detached, contiguous) and kernel class, rebuilt only after a parameter changed."""
-    key = _version_key(cell)
+def version_key(module) -> tuple:
+    """Changes whenever one of ``module``'s parameters is updated in place or moved to new storage."""
+    return tuple((p._version, p.data_ptr()) for p in module.parameters())
+
+
+class Weights:
+    """One cell's weights fused for stepping (detached, contiguous)."""
+
+    def __init__(self, cell):
+        with torch.no_grad():
+            W_h, W_x, b, extra = fuse(cell)
+            self.W = torch.cat([W_x, W_h], 1)                                  # [W_x | W_h] (G·H, X + H)
+        X = W_x.shape[1]
+        self.W_x, self.W_h = self.W[:, :X], self.W[:, X:]
+        self.b = None if b is None else b.detach().unsqueeze(1).contiguous()   # (G·H, 1)
+        self.extra = None if extra is None else extra.detach().contiguous()
+        self.kernel_class = kernel_class(cell)
+
+
+def cached_weights(cell) -> Weights:
+    """``cell``'s :class:`Weights`, rebuilt only after a parameter changed."""
+    key = version_key(cell)
     hit = _CACHE.get(cell)
-    if hit is not None and hit[0] == key:
-        return hit[1], hit[2]
-    with torch.no_grad():
-        W_h, W_x, b, extra = fuse(cell)
-        fused = Fused(W_h.contiguous(), W_x.contiguous(), None if b is None else b.unsqueeze(1).contiguous(),
-                      None if extra is None else extra.contiguous())
-    _CACHE[cell] = (key, fused, kernel_class(cell))
-    return fused, kernel_class(cell)
+    if hit is None or hit[0] != key:
+        hit = _CACHE[cell] = (key, Weights(cell))
+    return hit[1]
 
 
-def step_cell(cell, x_t: torch.Tensor, state: tuple[torch.Tensor, ...], engine: str = "auto"):
-    """``cell(x_t, state)`` for ``x_t`` (B, X) and a state of (B, H) tensors, on the cached fused weights when
-    ``engine="auto"``, the cell is built in and no gradient is wanted."""
-    wants_grad = torch.is_grad_enabled() and (x_t.requires_grad or any(p.requires_grad for p in cell.parameters()))
-    if engine != "auto" or not supported(cell) or wants_grad:
-        return cell(x_t, state)
-    (W_h, W_x, b, extra), kernel_cls = cached_fused(cell)
-    xp = (W_x.mm(x_t.t()) if b is None else torch.addmm(b, W_x, x_t.t())).unsqueeze(0)   # (1, G·H, B)
-    with torch.no_grad():
-        kernel = kernel_cls(W_h, extra, xp)
-        new = tuple(torch.empty_like(s.t()) for s in state)
-        kernel.step(0, xp[0], tuple(s.t() for s in state), new)
-    return tuple(n.t() for n in new)
+def cached_table(cell, embedding: nn.Embedding) -> torch.Tensor:
+    """``(W_x Eᵀ + b)ᵀ`` (V, G·H): the input projection of every token id, one contiguous row per id,
+    rebuilt after either changes."""
+    key = (version_key(cell), version_key(embedding))
+    hit = _TABLES.get(cell)
+    if hit is None or hit[0] != key:
+        w = cached_weights(cell)
+        with torch.no_grad():
+            E_t = embedding.weight.t()
+            table = (w.W_x.mm(E_t) if w.b is None else torch.addmm(w.b, w.W_x, E_t)).t().contiguous()
+        hit = _TABLES[cell] = (key, table)
+    return hit[1]
+
+
+def wants_grad(layer, inputs_require_grad: bool = False) -> bool:
+    """Whether a step must build an autograd graph (grad mode on and an input or a parameter needs it)."""
+    return torch.is_grad_enabled() and (inputs_require_grad or any(p.requires_grad for p in layer.parameters()))
+
+
+class Stepper:
+    """Steps a unidirectional :class:`rnnkit.Recurrent` layer one time step at a time.
+
+    Args:
+        layer: the layer (its cells and ``engine``).
+        state: one (L, B, H) tensor per state name, or ``None`` for zeros; it is copied, never written.
+        batch_size (B), device, dtype: of the steps to come (with ``state=None``).
+        embedding: with :meth:`step_ids`, the ``nn.Embedding`` that maps ids to layer 1's input.
+        inputs_require_grad: whether the inputs to come need gradients (then the cells' own forward runs).
+
+    Shapes: :meth:`step` x_t (B, X) → a<t> of the top layer (B, H); :meth:`step_ids` ids (B,) → (B, H);
+    :meth:`state` → one (L, B, H) tensor per state name.
+
+    Example::
+
+        stepper = Stepper(lstm, None, batch_size=1)
+        for x_t in xs:                       # (1, X) each
+            top = stepper.step(x_t)          # (1, H): a view, valid until the next step
+        a, c = stepper.state()
+    """
+
+    def __init__(self, layer, state=None, batch_size: int = 1, device=None, dtype=None,
+                 embedding: nn.Embedding | None = None, inputs_require_grad: bool = False):
+        self.layer, self.embedding = layer, embedding
+        self.cells = list(layer.cells)
+        if state is None:
+            p = next(layer.parameters())
+            state = layer.init_state(batch_size, device=device or p.device, dtype=dtype or p.dtype)
+        self.fast = (layer.engine == "auto" and all(supported(c) for c in self.cells)
+                     and not wants_grad(layer, inputs_require_grad))
+        if not self.fast:
+            self.states = [tuple(s[k] for s in state) for k in range(len(self.cells))]
+            return
+        L, H = len(self.cells), layer.hidden_size
+        # Layer 1's input rows: none when its input projection comes from the embedding table.
+        self.X = 0 if embedding is not None else layer.input_size
+        self.buf = state[0].new_empty(self.X + L * H, state[0].shape[1])      # [x; a^[1]; …; a^[L]] (·, B)
+        self.buf[self.X:].view(L, H, -1).copy_(state[0].transpose(1, 2))
+        self.rest = [s.transpose(1, 2).contiguous() for s in state[1:]]        # c (L, H, B) for an LSTM
+        self.top = self.buf[self.X + (L - 1) * H:].t()                         # a^[L] (B, H)
+        modules = [*self.cells, *([embedding] if embedding is not None else [])]
+        self.params = [p for m in modules for p in m.parameters()]
+        self._build()
+
+    def _keys(self) -> list:
+        """What :func:`version_key` reads, for every weight a step uses, from a parameter list made once."""
+        return [(p._version, p.data_ptr()) for p in self.params]
+
+    def _build(self) -> None:
+        """Per layer: the kernel, its xp<t> buffer (1, G·H, B), and the views of ``buf`` it reads and writes."""
+        self.keys = self._keys()
+        H, B, table = self.layer.hidden_size, self.buf.shape[1], self.embedding is not None
+        self.plans = []
+        for l, cell in enumerate(self.cells):
+            w = cached_weights(cell)
+            in_rows = self.X if l == 0 else H
+            start = 0 if l == 0 else self.X + (l - 1) * H                    # first row of layer l's input
+            a = self.buf[start + in_rows:start + in_rows + H]                  # a^[l] (H, B)
+            stacked = w.kernel_class.stacked_input and not (l == 0 and table)
+            xp = self.buf.new_zeros(1, w.W.shape[0], B)                       # the kernel writes over it
+            kernel = w.kernel_class(w.W if stacked else w.W_h, w.extra, xp, H)
+            read = self.buf[start:start + in_rows + H] if stacked else a      # [x; a<t-1>] or a<t-1>
+            prev = (read, *(r[l] for r in self.rest))
+            dest = (a, *(r[l] for r in self.rest))
+            if l == 0 and table:
+                x_in = cached_table(cell, self.embedding)                      # (V, G·H), a row per step
+            else:
+                x_in = None if stacked else self.buf[start:start + in_rows]
+            self.plans.append((w, kernel, xp[0], prev, dest, x_in))
+
+    def step(self, x_t: torch.Tensor) -> torch.Tensor:
+        """One step through every layer from the input ``x_t`` (B, X); returns a<t> of the top layer (B, H)
+        (with the fast engine a view, valid until the next step)."""
+        if not self.fast:
+            return self._step_cells(x_t)
+        if self.embedding is not None:
+            raise ValueError("this Stepper was made with an embedding, so it reads token ids: call step_ids")
+        self.buf[:self.X].copy_(x_t.t())
+        return self._step_layers(None)
+
+    def step_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """One step from token ids (B,), read through ``embedding``; returns a<t> of the top layer (B, H)."""
+        if not self.fast:
+            return self._step_cells(self.embedding(ids))
+        return self._step_layers(ids)
+
+    def _step_layers(self, ids: torch.Tensor | None) -> torch.Tensor:
+        if self._keys() != self.keys:          # a parameter changed since the last step: re-fuse
+            self._build()
+        for l, (w, kernel, xp, prev, dest, x_in) in enumerate(self.plans):
+            if x_in is None:                                                    # the GEMM reads [x; a] itself
+                if w.b is None:
+                    xp.zero_()
+                else:
+                    xp.copy_(w.b)                                               # xp<t> = b
+            elif l == 0 and ids is not None:
+                if xp.shape[1] == 1:                                            # B = 1: (G·H, 1) is a row
+                    torch.index_select(x_in, 0, ids, out=xp.view(1, -1))        # W_x E[id] + b
+                else:
+                    xp.copy_(x_in[ids].t())
+            elif w.b is None:
+                torch.mm(w.W_x, x_in, out=xp)                                   # xp<t> = W_x x<t>
+            else:
+                torch.addmm(w.b, w.W_x, x_in, out=xp)                           # xp<t> = W_x x<t> + b
+            kernel.step(0, xp, prev, dest)
+        return self.top
+
+    def _step_cells(self, x_t: torch.Tensor) -> torch.Tensor:
+        for k, cell in enumerate(self.cells):
+            self.states[k] = cell(x_t, self.states[k])
+            x_t = self.states[k][0]
+        return x_t
+
+    def state(self) -> tuple[torch.Tensor, ...]:
+        """The current state, one new (L, B, H) tensor per state name."""
+        if not self.fast:
+            return tuple(torch.stack(parts) for parts in zip(*self.states))
+        L, H = len(self.cells), self.layer.hidden_size
+        parts = [self.buf[self.X:].view(L, H, -1), *self.rest]
+        return tuple(p.transpose(1, 2).contiguous() for p in parts)

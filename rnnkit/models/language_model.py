@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from rnnkit.cells import cell_factory
+from rnnkit.engine import Stepper
 from rnnkit.generation import check_sampling, sample_next
 from rnnkit.layers import Recurrent
 from rnnkit.output import OutputLayer
@@ -143,8 +144,12 @@ class LanguageModel(nn.Module):
                 _, state = self.rnn(self.embed(prime[:, :-1]))
             token = prime[:, -1]
             done = torch.zeros(prime.shape[0], dtype=torch.bool, device=prime.device)
+            # The stepper keeps the state and the fused weights between steps (and, with an embedding,
+            # layer 1's input projection of every id): nothing is set up per token.
+            stepper = Stepper(self.rnn, state, prime.shape[0], device=prime.device, dtype=self.head.W_ya.dtype,
+                              embedding=self.embedding)
             for _ in range(max_new_tokens):
-                a_t, state = self.rnn.step(self.embed(token), state)
+                a_t = stepper.step(self.embed(token)) if self.embedding is None else stepper.step_ids(token)
                 token = sample_next(self.head(a_t), temperature, top_k, top_p, generator)
                 if stop_token is not None:
                     token = torch.where(done, torch.full_like(token, stop_token), token)

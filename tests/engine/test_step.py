@@ -1,11 +1,15 @@
-"""The stepping path for generation: equals the cell, reuses its fused weights, notices parameter updates."""
+"""The stepping path for generation: equals the cell and the forward call, reuses its fused weights and the
+embedding table, notices parameter updates, samples exactly like the reference engine."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import rnnkit
+from rnnkit.engine import Stepper
 from rnnkit.engine import step as step_module
+from rnnkit.models import LanguageModel
 from tests.conftest import LAYER_CLASS
 
 
@@ -27,12 +31,11 @@ def test_fused_weights_are_cached_until_a_parameter_changes():
     layer = rnnkit.LSTM(3, 5)
     cell = layer.cells[0]
     with torch.no_grad():
-        first, _ = step_module.cached_fused(cell)
-        again, _ = step_module.cached_fused(cell)
-        assert again.W_h is first.W_h                          # no re-fusing on a repeated call
-        cell.W_u.add_(1.0)                                     # an optimizer-style in-place update
-        updated, _ = step_module.cached_fused(cell)
-    assert updated.W_h is not first.W_h
+        first = step_module.cached_weights(cell)
+        assert step_module.cached_weights(cell) is first           # no re-fusing on a repeated call
+        cell.W_u.add_(1.0)                                         # an optimizer-style in-place update
+        updated = step_module.cached_weights(cell)
+    assert updated is not first
     torch.testing.assert_close(updated.W_h[:5], cell.W_u[:, :5])
     x_t = torch.randn(2, 3)
     with torch.no_grad():
@@ -40,6 +43,58 @@ def test_fused_weights_are_cached_until_a_parameter_changes():
         layer.engine = "reference"
         a_ref, _ = layer.step(x_t)
     torch.testing.assert_close(a, a_ref, atol=1e-6, rtol=0)
+
+
+def test_stepper_equals_forward_and_refuses_stale_weights(cell_spec):
+    """Many steps on one Stepper equal one forward call, also after an in-place update between steps."""
+    cls, options = cell_spec
+    layer = LAYER_CLASS[cls](3, 5, num_layers=3, dtype=torch.float64, **options)
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    state = tuple(torch.randn(3, 2, 5, dtype=torch.float64) for _ in layer.state_names)
+    with torch.no_grad():
+        stepper = Stepper(layer, state)
+        assert stepper.fast
+        tops = [stepper.step(x[t]).clone() for t in range(3)]
+        y, s = layer(x[:3], state)
+        torch.testing.assert_close(torch.stack(tops), y, atol=1e-12, rtol=0)
+        for u, v in zip(stepper.state(), s):
+            torch.testing.assert_close(u, v, atol=1e-12, rtol=0)
+        for p in layer.parameters():                                # e.g. an optimizer step mid-stream
+            p.mul_(0.9)
+        tops = [stepper.step(x[t]).clone() for t in range(3, 6)]
+        y, s = layer(x[3:], s)
+    torch.testing.assert_close(torch.stack(tops), y, atol=1e-12, rtol=0)
+    for u, v in zip(stepper.state(), s):
+        torch.testing.assert_close(u, v, atol=1e-12, rtol=0)
+
+
+def test_step_ids_reads_the_embedding_table(cell_spec):
+    """Layer 1's input projection gathered from W_x Eᵀ + b equals embedding then projection."""
+    cls, options = cell_spec
+    layer = LAYER_CLASS[cls](4, 5, num_layers=2, dtype=torch.float64, **options)
+    embedding = torch.nn.Embedding(7, 4, dtype=torch.float64)
+    ids = torch.randint(7, (5, 3))
+    with torch.no_grad():
+        stepper = Stepper(layer, None, batch_size=3, dtype=torch.float64, embedding=embedding)
+        tops = [stepper.step_ids(ids[t]).clone() for t in range(2)]
+        embedding.weight.add_(0.5)                                  # the table notices the change
+        tops += [stepper.step_ids(ids[t]).clone() for t in range(2, 5)]
+        y_early, s = layer(embedding.weight.sub(0.5)[ids[:2]])
+        y_late, s = layer(embedding(ids[2:]), s)
+    torch.testing.assert_close(torch.stack(tops), torch.cat([y_early, y_late]), atol=1e-12, rtol=0)
+    for u, v in zip(stepper.state(), s):
+        torch.testing.assert_close(u, v, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_generate_samples_like_the_reference_engine(cell):
+    """Same seed, same tokens: the fast stepping path draws from the same distribution."""
+    lm = LanguageModel(11, 8, num_layers=2, cell=cell, embedding_size=6).double()
+    prime = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    fast = lm.generate(prime, 20, generator=torch.Generator().manual_seed(1))
+    lm.rnn.engine = "reference"
+    slow = lm.generate(prime, 20, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(fast, slow)
 
 
 def test_step_with_grad_keeps_the_graph():

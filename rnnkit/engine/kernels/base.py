@@ -6,7 +6,9 @@ the elementwise kernels run on contiguous memory (on a 2-core CPU about 1.6× fa
 columns of a (B, G·H) row-major tensor). The recurrent GEMM reads ``z = xp<t> + W_h a<t-1>``.
 
 A kernel is built once per call for T steps, indexed by time t (the backward direction simply visits
-t = T-1 … 0). The loop owns the states; the kernel keeps what its backward needs (gate activations) in
+t = T-1 … 0). The input projections ``xp`` (T, G·H, B) are the kernel's to overwrite: each step adds the
+recurrent GEMM into ``xp<t>`` in place (no copy) and writes the gate activations over the pre-activations.
+The loop owns the states; the kernel keeps what its backward needs (gate activations) in
 (T, …, B) buffers allocated once, and fills the gradient of the gate pre-activations ``dZ`` (T, G·H, B)
 step by step in reverse. Weight gradients are accumulated after the loop (:meth:`finish`).
 """
@@ -25,12 +27,16 @@ class Kernel:
     """One cell's step forward and backward over preallocated buffers; subclasses fill in the equations."""
 
     state_names: tuple[str, ...] = ("a",)
+    # Whether :meth:`step` reads ``prev[0]`` only in its GEMM ``W_h prev[0]``: then a caller may pass the
+    # stacked ``[x<t>; a<t-1>]`` with ``W_h = [W_x | W_h]`` (and ``H``) to get the input projection in the
+    # same GEMM (generation, :mod:`rnnkit.engine.step`).
+    stacked_input = False
 
-    def __init__(self, W_h: torch.Tensor, extra: torch.Tensor | None, xp: torch.Tensor):
-        self.W_h = W_h                    # (G·H, H)
+    def __init__(self, W_h: torch.Tensor, extra: torch.Tensor | None, xp: torch.Tensor, H: int | None = None):
+        self.W_h = W_h                    # (G·H, H), or (G·H, X + H) stacked
         self.extra = extra
         self.T, self.GH, self.B = xp.shape
-        self.H = W_h.shape[1]
+        self.H = W_h.shape[1] if H is None else H
         self.dZ: torch.Tensor | None = None
 
     def buffer(self, rows: int) -> torch.Tensor:
@@ -41,9 +47,12 @@ class Kernel:
         """Step t: write the new state into ``dest`` from ``prev`` (each (H, B)) and ``xp_t`` (G·H, B)."""
         raise NotImplementedError
 
-    def back(self, t: int, d_new: tuple, prev: tuple) -> tuple:
+    def back(self, t: int, d_new: tuple, acc: torch.Tensor | None) -> tuple:
         """Step t in reverse: from the gradient of the new state, fill ``dZ[t]`` and return the gradient
-        of ``prev`` through the cell."""
+        of the previous state through the cell (what it needs of the states, :meth:`start_backward` has
+        prepared for all steps at once). ``acc`` is None or an (H, B) buffer holding the gradient ``a<t-1>``
+        gets from elsewhere (its output): the kernel adds its own part into it in place and returns it,
+        which saves the loop an addition per step. ``d_new`` may be overwritten."""
         raise NotImplementedError
 
     def start_backward(self, prev: list, new: list) -> None:
@@ -51,6 +60,7 @@ class Kernel:
         self.prev, self.new = prev, new
         self.W_hT = self.W_h.t()
         self.dZ = self.buffer(self.GH)
+        self.dz = self.dZ.unbind(0)
 
     def finish(self) -> tuple:
         """After the reverse loop: (d W_h (G·H, H), d extra or None); ``dZ`` is the gradient of ``xp``."""
@@ -60,7 +70,18 @@ class Kernel:
     def weight_grad(dZ: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """Σ_t dZ<t> inputs<t>ᵀ: (T, n, B) × (T, m, B) → (n, m), one K = B GEMM per step accumulated in place
         (a single GEMM would need both operands transposed to (n, T·B) first, which costs more on a CPU)."""
-        out = dZ[0].mm(inputs[0].t())
-        for t in range(1, dZ.shape[0]):
-            out.addmm_(dZ[t], inputs[t].t())
+        dz, inp = dZ.unbind(0), inputs.transpose(1, 2).unbind(0)
+        out = dz[0].mm(inp[0])
+        for t in range(1, len(dz)):
+            out.addmm_(dz[t], inp[t])
         return out
+
+
+def mm_into(acc: torch.Tensor | None, W: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``acc + W v`` written into ``acc`` (or ``W v`` when ``acc`` is None)."""
+    return torch.mm(W, v) if acc is None else acc.addmm_(W, v)
+
+
+def mul_into(acc: torch.Tensor | None, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``acc + a * b`` written into ``acc`` (or ``a * b`` when ``acc`` is None)."""
+    return torch.mul(a, b) if acc is None else acc.addcmul_(a, b)

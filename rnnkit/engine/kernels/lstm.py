@@ -6,50 +6,69 @@ Backward, with ``dc'`` the total gradient of ``c<t>``::
     dc' = dc + da * Γo * (1 − tanh²(c<t>))
     dΓu = dc' c̃,   dΓf = dc' c<t-1>,   dΓo = da tanh(c<t>),   dc̃ = dc' Γu
     dc<t-1> = dc' Γf  (+ Σ_g P_g dz_g with peepholes),   da<t-1> = W_hᵀ dz
+
+Every factor that does not depend on ``da, dc`` (``Γo (1 − tanh²(c<t>))`` and each gate's ∂z, ``K``) is
+computed for all steps at once before the reverse loop, so a step is four multiplications and the GEMM.
 """
 
 from __future__ import annotations
 
 import torch
 
-from rnnkit.engine.kernels.base import Kernel, sigmoid_backward, tanh_backward
+from rnnkit.engine.kernels.base import Kernel, mm_into, sigmoid_backward, tanh_backward
 
 
 class LSTMKernel(Kernel):
     state_names = ("a", "c")
+    stacked_input = True
 
-    def __init__(self, W_h, extra, xp):
-        super().__init__(W_h, extra, xp)
-        self.G = self.buffer(self.GH)            # [Γu; Γf; Γo; c̃]
+    def __init__(self, W_h, extra, xp, H=None):
+        super().__init__(W_h, extra, xp, H)
+        self.G = xp                              # [Γu; Γf; Γo; c̃], written over the pre-activations
         self.TC = self.buffer(self.H)            # tanh(c<t>)
 
     def peephole(self, z, c_prev):
         """Add ``P * c<t-1>`` to the three sigmoid gates (only with peepholes)."""
 
     def step(self, t, xp_t, prev, dest):
-        H, G = self.H, self.G[t]
+        H, G = self.H, xp_t
         a_prev, c_prev = prev
-        z = torch.addmm(xp_t, self.W_h, a_prev)                      # W [a<t-1>, x<t>] + b
+        z = G.addmm_(self.W_h, a_prev)                               # W [a<t-1>, x<t>] + b
         self.peephole(z, c_prev)
-        torch.sigmoid(z[:3 * H], out=G[:3 * H])                      # Γu, Γf, Γo
-        torch.tanh(z[3 * H:], out=G[3 * H:])                         # c̃
+        G[:3 * H].sigmoid_()                                         # Γu, Γf, Γo
+        G[3 * H:].tanh_()                                            # c̃
         c_t = torch.mul(G[H:2 * H], c_prev, out=dest[1])             # c<t> = Γf c<t-1> + Γu c̃
         c_t.addcmul_(G[:H], G[3 * H:])
         tc = torch.tanh(c_t, out=self.TC[t])
         torch.mul(G[2 * H:3 * H], tc, out=dest[0])                   # a<t> = Γo tanh(c<t>)
 
-    def back(self, t, d_new, prev):
-        H, G, dz, tc = self.H, self.G[t], self.dZ[t], self.TC[t]
+    def start_backward(self, prev, new):
+        super().start_backward(prev, new)
+        H, G, TC, c_prev = self.H, self.G, self.TC, prev[1]
+        gamma_u, gamma_o, c_tilde = G[:, :H], G[:, 2 * H:3 * H], G[:, 3 * H:]
+        # The factors of every step at once (see the module docstring): dz = [dc'; dc'; da; dc'] * K.
+        K = torch.empty_like(G)
+        sigmoid_backward(c_tilde, gamma_u, grad_input=K[:, :H])                 # ∂z_u: c̃ Γu (1 − Γu)
+        sigmoid_backward(c_prev, G[:, H:2 * H], grad_input=K[:, H:2 * H])       # ∂z_f: c<t-1> Γf (1 − Γf)
+        sigmoid_backward(TC, gamma_o, grad_input=K[:, 2 * H:3 * H])             # ∂z_o: tanh(c<t>) Γo (1 − Γo)
+        tanh_backward(gamma_u, c_tilde, grad_input=K[:, 3 * H:])                # ∂z_c: Γu (1 − c̃²)
+        self.K_a = tanh_backward(gamma_o, TC, grad_input=torch.empty_like(TC)).unbind(0)   # Γo (1 − tanh²(c<t>))
+        self.K_uf, self.K_o, self.K_c = (K[:, :2 * H].unflatten(1, (2, H)).unbind(0), K[:, 2 * H:3 * H].unbind(0),
+                                         K[:, 3 * H:].unbind(0))
+        dZ = self.dZ
+        self.dz_uf, self.dz_o, self.dz_c = (dZ[:, :2 * H].unflatten(1, (2, H)).unbind(0),
+                                            dZ[:, 2 * H:3 * H].unbind(0), dZ[:, 3 * H:].unbind(0))
+        self.gamma_f = G[:, H:2 * H].unbind(0)
+
+    def back(self, t, d_new, acc):
         da, dc = d_new
-        c_prev = prev[1]
-        dc_t = tanh_backward(da * G[2 * H:3 * H], tc, grad_input=torch.empty_like(dc)).add_(dc)
-        torch.mul(dc_t, G[3 * H:], out=dz[:H])                       # dΓu
-        torch.mul(dc_t, c_prev, out=dz[H:2 * H])                     # dΓf
-        torch.mul(da, tc, out=dz[2 * H:3 * H])                       # dΓo
-        tanh_backward(dc_t * G[:H], G[3 * H:], grad_input=dz[3 * H:])
-        sigmoid_backward(dz[:3 * H], G[:3 * H], grad_input=dz[:3 * H])
-        dc_prev = self.peephole_backward(dc_t.mul_(G[H:2 * H]), dz)
-        return self.W_hT.mm(dz), dc_prev
+        dc_t = dc.addcmul_(da, self.K_a[t])                          # dc' = dc + da Γo (1 − tanh²(c<t>))
+        torch.mul(self.K_uf[t], dc_t, out=self.dz_uf[t])             # dz_u, dz_f
+        torch.mul(da, self.K_o[t], out=self.dz_o[t])                 # dz_o
+        torch.mul(dc_t, self.K_c[t], out=self.dz_c[t])               # dz_c
+        dz = self.dz[t]
+        dc_prev = self.peephole_backward(dc_t.mul_(self.gamma_f[t]), dz)
+        return mm_into(acc, self.W_hT, dz), dc_prev
 
     def peephole_backward(self, dc_prev, dz):
         return dc_prev
@@ -58,8 +77,8 @@ class LSTMKernel(Kernel):
 class PeepholeLSTMKernel(LSTMKernel):
     """``Γ = σ(W [a<t-1>, x<t>] + P * c<t-1> + b)`` for Γu, Γf, Γo; ``extra`` is P (3, H)."""
 
-    def __init__(self, W_h, extra, xp):
-        super().__init__(W_h, extra, xp)
+    def __init__(self, W_h, extra, xp, H=None):
+        super().__init__(W_h, extra, xp, H)
         self.P = extra.unsqueeze(2)              # (3, H, 1)
 
     def peephole(self, z, c_prev):

@@ -1,29 +1,38 @@
 """Vanilla RNN step: ``a<t> = g(xp<t> + W_aa a<t-1>)``, g = tanh or relu. The backward reads g'(z) from
-``a<t>`` itself, which the loop keeps in ``S``, so there is nothing else to save."""
+``a<t>`` itself, which the loop keeps in ``S``, so there is nothing else to save: before the reverse loop
+``K = g'(z)`` is computed for all steps at once (``1 − a²`` for tanh, ``[a > 0]`` for relu), and a step is
+``dz = da K`` and ``d a<t-1> = W_aaᵀ dz``."""
 
 from __future__ import annotations
 
 import torch
 
-from rnnkit.engine.kernels.base import Kernel, tanh_backward
+from rnnkit.engine.kernels.base import Kernel, mm_into
 
 
 class RNNTanhKernel(Kernel):
+    stacked_input = True
+
     def step(self, t, xp_t, prev, dest):
-        torch.tanh(torch.addmm(xp_t, self.W_h, prev[0]), out=dest[0])          # a<t> = tanh(z)
+        torch.tanh(xp_t.addmm_(self.W_h, prev[0]), out=dest[0])               # a<t> = tanh(z)
 
-    def activation_backward(self, d_a, a, out):
-        tanh_backward(d_a, a, grad_input=out)
+    @staticmethod
+    def derivative(a: torch.Tensor) -> torch.Tensor:
+        return torch.mul(a, a).neg_().add_(1)                                  # tanh'(z) = 1 − a²
 
-    def back(self, t, d_new, prev):
-        dz = self.dZ[t]
-        self.activation_backward(d_new[0], self.new[0][t], dz)               # dz = da g'(z)
-        return (self.W_hT.mm(dz),)                                             # d a<t-1> = W_aaᵀ dz
+    def start_backward(self, prev, new):
+        super().start_backward(prev, new)
+        self.K = self.derivative(new[0]).unbind(0)
+
+    def back(self, t, d_new, acc):
+        dz = torch.mul(d_new[0], self.K[t], out=self.dz[t])                   # dz = da g'(z)
+        return (mm_into(acc, self.W_hT, dz),)                                  # d a<t-1> = W_aaᵀ dz
 
 
 class RNNReLUKernel(RNNTanhKernel):
     def step(self, t, xp_t, prev, dest):
-        torch.clamp_min(torch.addmm(xp_t, self.W_h, prev[0]), 0, out=dest[0])   # a<t> = relu(z)
+        torch.clamp_min(xp_t.addmm_(self.W_h, prev[0]), 0, out=dest[0])      # a<t> = relu(z)
 
-    def activation_backward(self, d_a, a, out):
-        torch.mul(d_a, a > 0, out=out)                                         # relu'(z) = [a > 0]
+    @staticmethod
+    def derivative(a: torch.Tensor) -> torch.Tensor:
+        return (a > 0).to(a.dtype)                                             # relu'(z) = [a > 0]
