@@ -99,7 +99,11 @@ class StreamTrainer:
                 record = {"step": self.step, "loss": loss_sum / loss_count, "lr": self.optimizer.param_groups[0]["lr"],
                           "grad_norm": grad_norm, "tokens_per_s": tokens_since / max(now - last_log, 1e-9),
                           "epoch": self.epoch, "time": round(self.train_time + now - start_time, 3)}
-                bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
+                postfix = {"loss": f"{record['loss']:.3f}", "tok_s": f"{record['tokens_per_s']:.0f}"}
+                if cfg.time_limit is not None:  # the bar's ETA counts steps; this is when the time limit ends
+                    left = max(0.0, cfg.time_limit * 60 - (now - start_time))
+                    postfix["time_left"] = f"{int(left // 60)}:{int(left % 60):02d}"
+                bar.set_postfix(postfix)
                 self._log(record)
                 loss_sum, loss_count, tokens_since, last_log = 0.0, 0, 0, now
             out_of_time = cfg.time_limit is not None and time.perf_counter() - start_time > cfg.time_limit * 60
