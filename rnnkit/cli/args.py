@@ -97,16 +97,19 @@ _TYPES = {"steps": positive_int, "batch_size": positive_int, "seq_len": positive
           "sample_length": nonnegative_int, "seed": int, "device": str, "optimizer": str, "schedule": str}
 
 
-def add_train_flags(parser: argparse.ArgumentParser, defaults: TrainConfig) -> None:
-    """Model and training flags shared by every ``train`` (defaults from ``defaults``)."""
+def add_train_flags(parser: argparse.ArgumentParser, defaults: TrainConfig, model_defaults: dict) -> None:
+    """Model and training flags shared by every ``train`` (defaults from ``defaults`` and ``model_defaults``)."""
+    d = model_defaults
     parser.add_argument("--data", nargs="+", metavar="FILE", help="training data file(s)")
     parser.add_argument("--valid", nargs="+", metavar="FILE", help="validation file(s) instead of a split")
     parser.add_argument("--out", metavar="RUN", help="run directory to create (default: a new one under runs/)")
     parser.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint up to --steps")
-    parser.add_argument("--cell", choices=list(CELLS), help="recurrent cell")
-    parser.add_argument("--hidden", type=positive_int, metavar="H", help="hidden size H")
-    parser.add_argument("--layers", type=positive_int, metavar="L", help="number of stacked layers L")
-    parser.add_argument("--dropout", type=fraction, help="dropout between layers and before the output layer")
+    parser.add_argument("--cell", choices=list(CELLS), help=f"recurrent cell (default: {d['cell']})")
+    parser.add_argument("--hidden", type=positive_int, metavar="H", help=f"hidden size H (default: {d['hidden']})")
+    parser.add_argument("--layers", type=positive_int, metavar="L",
+                        help=f"number of stacked layers L (default: {d['layers']})")
+    parser.add_argument("--dropout", type=fraction,
+                        help=f"dropout between layers and before the output layer (default: {d['dropout']})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or samples")
     group = parser.add_argument_group("training")
     for f in fields(TrainConfig):

@@ -16,7 +16,7 @@ def register(tasks) -> None:
     train = verbs.add_parser("train", help="train a language model (default: on the embedded default corpus)",
                              description="Train a language model with truncated backpropagation through time. "
                              "With no --data, trains on the source code of Python's standard library.")
-    add_train_flags(train, LM_TRAIN_DEFAULTS)
+    add_train_flags(train, LM_TRAIN_DEFAULTS, LM_DEFAULTS)
     model = train.add_argument_group("language model")
     model.add_argument("--level", choices=("char", "word"), help="tokens are characters or words (default: char)")
     model.add_argument("--eos", choices=("none", "line", "document"),
