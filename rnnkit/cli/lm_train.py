@@ -50,7 +50,7 @@ def _data_options(args, saved: dict | None) -> dict:
     return opts
 
 
-def _source(args, data: list[str] | None) -> tuple[str | None, list[str] | None, str]:
+def _source(data: list[str] | None) -> tuple[str | None, list[str] | None, str]:
     """(text, paths, description) of the training data."""
     if data:
         return None, data, ", ".join(data)
@@ -101,7 +101,7 @@ def train(args) -> int:
         torch.cuda.set_device(device)
     data = args.data or (saved["data"]["files"] if saved else None)
     valid_files = args.valid or (saved["data"].get("valid_files") if saved else None)
-    text, paths, description = _source(args, data)
+    text, paths, description = _source(data)
     if saved:
         run = Path(args.resume)
         vocab = Vocab.load(run / "vocab.json")

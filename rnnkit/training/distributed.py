@@ -78,11 +78,6 @@ def gather_objects(obj) -> list:
     return out
 
 
-def barrier() -> None:
-    if world_size() > 1:
-        tdist.barrier()
-
-
 def shutdown() -> None:
     if tdist.is_initialized():
         tdist.destroy_process_group()
