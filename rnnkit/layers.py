@@ -7,6 +7,7 @@ from torch import nn
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell, SimpleGRUCell
 from rnnkit.engine import ENGINES, Stepper, run_direction
+from rnnkit.engine.torch_lstm import lends_stack_to_torch, run_torch_lstm_stack
 
 
 class Recurrent(nn.Module):
@@ -74,6 +75,9 @@ class Recurrent(nn.Module):
         T, B, _ = x.shape
         state = self._check_state(state, B)
         lengths = self._check_lengths(lengths, T, B, x.device)
+        if lends_stack_to_torch(self, lengths):          # a plain LSTM stack: torch's kernel, one call
+            outputs, final = run_torch_lstm_stack(self, x, state)
+            return (outputs.transpose(0, 1) if self.batch_first else outputs), final
         D = self.num_directions
         finals: list[tuple[torch.Tensor, ...]] = []
         layer_input = x

@@ -10,6 +10,8 @@ than torch's packed path.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from rnnkit.cells import LSTMCell
@@ -39,8 +41,42 @@ def run_torch_lstm(cell, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tenso
     if reverse:
         x = x.flip(0)
     a0, c0 = state
-    outputs, a_T, c_T = torch._VF.lstm(x, (a0.unsqueeze(0), c0.unsqueeze(0)), torch_lstm_weights(cell),
-                                       cell.bias, 1, 0.0, torch.is_grad_enabled(), False, False)
+    args = (x, (a0.unsqueeze(0), c0.unsqueeze(0)), torch_lstm_weights(cell), cell.bias, 1, 0.0,
+            torch.is_grad_enabled(), False, False)
+    if x.is_cuda:
+        # cuDNN warns when the weights are not one flat buffer; they are laid out afresh on every call by
+        # design (the parameters keep rnnkit's names and shapes), so the warning would only alarm.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
+            outputs, a_T, c_T = torch._VF.lstm(*args)
+    else:
+        outputs, a_T, c_T = torch._VF.lstm(*args)
     if reverse:
         outputs = outputs.flip(0)
     return outputs, (a_T[0], c_T[0])
+
+
+def lends_stack_to_torch(layer, lengths) -> bool:
+    """Whether :func:`run_torch_lstm_stack` computes the whole ``layer`` exactly: plain built-in LSTM cells,
+    all with or all without bias, no padding, and no dropout between layers in play."""
+    cells = list(layer.cells)
+    return (layer.engine == "auto" and lengths is None and all(lends_to_torch(c, None) for c in cells)
+            and len({c.bias for c in cells}) == 1 and not (layer.dropout > 0 and layer.training))
+
+
+def run_torch_lstm_stack(layer, x: torch.Tensor, state):
+    """Every layer and direction of a plain-LSTM stack in one call of torch's kernel, as ``torch.nn.LSTM``
+    makes it: x (T, B, X) → (outputs (T, B, D·H), (a, c) each (L·D, B, H))."""
+    if state is None:
+        zeros = x.new_zeros(layer.num_layers * layer.num_directions, x.shape[1], layer.hidden_size)
+        state = (zeros, zeros)
+    weights = [w for cell in layer.cells for w in torch_lstm_weights(cell)]
+    args = (x, tuple(state), weights, layer.cells[0].bias, layer.num_layers, 0.0, torch.is_grad_enabled(),
+            layer.bidirectional, False)
+    if x.is_cuda:
+        with warnings.catch_warnings():   # see run_torch_lstm
+            warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
+            outputs, a, c = torch._VF.lstm(*args)
+    else:
+        outputs, a, c = torch._VF.lstm(*args)
+    return outputs, (a, c)
