@@ -3,6 +3,7 @@
     python benchmarks/speed.py                 # every row (a few minutes on a 2-core CPU)
     python benchmarks/speed.py --quick         # fewer repetitions
     python benchmarks/speed.py --only gru      # rows whose name contains "gru"
+    python benchmarks/speed.py --device cuda   # on a GPU (peak memory from the CUDA allocator)
 
 A training step is forward + backward + Adam on random data (loss: mean of the outputs squared). The two
 sides alternate repetition by repetition (rnnkit, torch, rnnkit, torch, …) after a warm-up, and each side's
@@ -41,10 +42,14 @@ class Row:
     versus: str              # what the ratio is against
 
 
+DEVICE = torch.device("cpu")   # --device
+
+
 def training_step(module, forward, make_inputs):
     """A closure running ``forward(*inputs)`` + backward + Adam on ``module``'s parameters once."""
+    module.to(DEVICE)
     opt = torch.optim.Adam(module.parameters(), lr=1e-4)
-    inputs = make_inputs()
+    inputs = tuple(t.to(DEVICE) for t in make_inputs())
 
     def step():
         y = forward(*inputs)
@@ -71,11 +76,12 @@ def packed_pair(H: int, X: int, B: int, T: int):
     g = torch.Generator().manual_seed(0)
     lengths = torch.randint(T // 4, T + 1, (B,), generator=g)
     lengths[0] = T
+    lengths = lengths.to(DEVICE)
     ours = rnnkit.LSTM(X, H, bidirectional=True)
     theirs = nn.LSTM(X, H, bidirectional=True)
 
     def torch_packed(x):
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
         return nn.utils.rnn.pad_packed_sequence(theirs(packed)[0], total_length=T)[0]
     x = lambda: (torch.randn(T, B, X),)
     return (training_step(ours, lambda x: ours(x, lengths=lengths)[0], x), training_step(theirs, torch_packed, x))
@@ -83,9 +89,9 @@ def packed_pair(H: int, X: int, B: int, T: int):
 
 def generation_pair(V: int, H: int, L: int, tokens: int):
     """Sampling ``tokens`` ids one at a time: rnnkit's LanguageModel.generate vs nn.LSTM called per token."""
-    lm = LanguageModel(V, H, num_layers=L).eval()
-    emb, lstm, head = nn.Embedding(V, H), nn.LSTM(H, H, num_layers=L), nn.Linear(H, V)
-    prime = torch.tensor([1])
+    lm = LanguageModel(V, H, num_layers=L).eval().to(DEVICE)
+    emb, lstm, head = (m.to(DEVICE) for m in (nn.Embedding(V, H), nn.LSTM(H, H, num_layers=L), nn.Linear(H, V)))
+    prime = torch.tensor([1], device=DEVICE)
 
     @torch.no_grad()
     def torch_generate():
@@ -105,6 +111,8 @@ def interleaved(ours, other, reps: int) -> tuple[float, float]:
         for f, times in ((ours, a), (other, b)):
             start = time.perf_counter()
             f()
+            if DEVICE.type == "cuda":
+                torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
     return statistics.median(a), statistics.median(b)
 
@@ -143,7 +151,23 @@ def memory_child(side: str) -> None:
     print(peak - base)
 
 
+def cuda_memory() -> tuple[float, float]:
+    """Peak CUDA memory three training steps add above what model, optimizer and data hold (MiB)."""
+    mib = []
+    for step in train_pair("LSTM", 128, 512, 2, 64, 100, "torch"):
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        for _ in range(3):
+            step()
+        torch.cuda.synchronize()
+        mib.append((torch.cuda.max_memory_allocated() - base) / 2**20)
+    return mib[0], mib[1]
+
+
 def measure_memory() -> tuple[float, float]:
+    if DEVICE.type == "cuda":
+        return cuda_memory()
     mib = {}
     for side in ("rnnkit", "torch"):
         out = subprocess.run([sys.executable, __file__, "--memory-child", side], capture_output=True, text=True,
@@ -159,16 +183,20 @@ def main(argv=None) -> int:
                              + ", ".join([*CONFIGS, "memory"]))
     parser.add_argument("--quick", action="store_true", help="3 repetitions instead of 7")
     parser.add_argument("--reps", type=int, default=None, help="repetitions per side (default 7, --quick 3)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--memory-child", choices=("rnnkit", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.memory_child:
         memory_child(args.memory_child)
         return 0
     reps = args.reps or (3 if args.quick else 7)
     torch.manual_seed(0)
     selected = lambda key: not args.only or any(o in key for o in args.only)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn "
-          f"{torch.backends.mkldnn.is_available()}; {reps} interleaved repetitions, medians")
+    where = (torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda"
+             else f"{torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}")
+    print(f"torch {torch.__version__}, {where}; {reps} interleaved repetitions, medians")
     header = (f"| {'configuration':<62} | {'rnnkit tok/s':>12} | {'other tok/s':>11} | {'ratio':>6} | target | vs "
               "| result |")
     print(header)

@@ -23,39 +23,39 @@ SHAPES = [pytest.param(*combo, id="L{}-{}-{}-{}".format(combo[0], "bi" if combo[
           for combo in itertools.product((1, 2), (False, True), (False, True), (False, True))]
 
 
-def build(cell_spec, dtype, **layer_options):
+def build(cell_spec, dtype, device="cpu", **layer_options):
     cls, options = cell_spec
-    fast = LAYER_CLASS[cls](X, H, dtype=dtype, **layer_options, **options)
+    fast = LAYER_CLASS[cls](X, H, dtype=dtype, **layer_options, **options).to(device)
     reference = copy.deepcopy(fast)
     reference.engine = "reference"
     return fast, reference
 
 
-def run_both(cell_spec, dtype, num_layers, bidirectional, lengths, carry, **options):
+def run_both(cell_spec, dtype, num_layers, bidirectional, lengths, carry, device="cpu", **options):
     """Outputs, final state and gradients of (input, parameters, initial state) under both engines."""
-    fast, reference = build(cell_spec, dtype, num_layers=num_layers, bidirectional=bidirectional, **options)
-    x = torch.randn(T, B, X, dtype=dtype, requires_grad=True)
+    fast, reference = build(cell_spec, dtype, device, num_layers=num_layers, bidirectional=bidirectional, **options)
+    x = torch.randn(T, B, X, dtype=dtype).to(device).requires_grad_()
     D = 2 if bidirectional else 1
-    state = (tuple(torch.randn(num_layers * D, B, H, dtype=dtype, requires_grad=True) for _ in fast.state_names)
-             if carry else None)
+    state = (tuple(torch.randn(num_layers * D, B, H, dtype=dtype).to(device).requires_grad_()
+                   for _ in fast.state_names) if carry else None)
     results = []
     for layer in (fast, reference):
-        y, final = layer(x, state, lengths=LENGTHS if lengths else None)
-        weights = torch.linspace(-1, 2, y.numel(), dtype=dtype).view_as(y)        # every output counts differently
+        y, final = layer(x, state, lengths=LENGTHS.to(device) if lengths else None)
+        weights = torch.linspace(-1, 2, y.numel(), dtype=dtype, device=device).view_as(y)  # each output differs
         loss = (y * weights).sum() + sum((s * s).sum() for s in final)
         inputs = [x, *layer.parameters(), *(state or ())]
         results.append((y, final, torch.autograd.grad(loss, inputs)))
     return results
 
 
-def assert_close(results, atol):
+def assert_close(results, atol, rtol=0.0):
     (y1, s1, g1), (y2, s2, g2) = results
-    torch.testing.assert_close(y1, y2, atol=atol, rtol=0)
+    torch.testing.assert_close(y1, y2, atol=atol, rtol=rtol)
     for a, b in zip(s1, s2):
-        torch.testing.assert_close(a, b, atol=atol, rtol=0)
+        torch.testing.assert_close(a, b, atol=atol, rtol=rtol)
     assert len(g1) == len(g2)
     for i, (a, b) in enumerate(zip(g1, g2)):
-        torch.testing.assert_close(a, b, atol=atol, rtol=0, msg=f"gradient {i} differs")
+        torch.testing.assert_close(a, b, atol=atol, rtol=rtol, msg=lambda m, i=i: f"gradient {i} differs: {m}")
 
 
 @pytest.mark.parametrize("num_layers,bidirectional,lengths,carry", SHAPES)
