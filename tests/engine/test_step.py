@@ -102,3 +102,17 @@ def test_step_with_grad_keeps_the_graph():
     a, _ = layer.step(torch.randn(2, 3))
     a.sum().backward()
     assert layer.cells[0].W_c.grad is not None and layer.cells[0].W_c.grad.abs().sum() > 0
+
+
+def test_huge_page_copy_is_an_exact_aligned_copy():
+    big = torch.randn(1024, 1030)                                  # > 2 MB, not a multiple of a page
+    copy = step_module.huge_page_copy(big)
+    assert torch.equal(copy, big) and copy.is_contiguous() and copy.data_ptr() != big.data_ptr()
+    if hasattr(step_module.mmap, "MADV_HUGEPAGE"):
+        assert copy.data_ptr() % step_module.HUGE_PAGE == 0
+    copy.add_(1)                                                   # writable, and independent of the source
+    assert torch.equal(copy, big + 1)
+    small = torch.randn(3, 4)[:, :2]                               # small and strided: a plain copy
+    assert torch.equal(step_module.huge_page_copy(small), small)
+    assert step_module.huge_page_copy(small).is_contiguous()
+    del copy                                                       # the mapping goes with its last tensor
