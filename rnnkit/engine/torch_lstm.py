@@ -5,7 +5,9 @@ rnnkit's weights, re-laid into torch's layout (the mapping of :mod:`rnnkit.inter
 i, f, g, o are rnnkit's u, f, c, o; ``W_ih = W[:, H:]``, ``W_hh = W[:, :H]``; one bias, torch's second one
 zero). The re-layout is ``torch.cat`` of parameter slices, so it is differentiable and gradients reach
 ``W_u, b_u, …``. Used without ``lengths`` only: with padding the hand-written engine is exact and faster
-than torch's packed path.
+than torch's packed path. A whole stack of such cells (every layer and direction, no dropout in play) runs
+in one call (:func:`run_torch_lstm_stack`), as ``torch.nn.LSTM`` runs it; with dropout between layers each
+layer runs on its own (:func:`run_torch_lstm`) so that the masks are rnnkit's.
 """
 
 from __future__ import annotations
@@ -41,16 +43,8 @@ def run_torch_lstm(cell, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tenso
     if reverse:
         x = x.flip(0)
     a0, c0 = state
-    args = (x, (a0.unsqueeze(0), c0.unsqueeze(0)), torch_lstm_weights(cell), cell.bias, 1, 0.0,
-            torch.is_grad_enabled(), False, False)
-    if x.is_cuda:
-        # cuDNN warns when the weights are not one flat buffer; they are laid out afresh on every call by
-        # design (the parameters keep rnnkit's names and shapes), so the warning would only alarm.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
-            outputs, a_T, c_T = torch._VF.lstm(*args)
-    else:
-        outputs, a_T, c_T = torch._VF.lstm(*args)
+    outputs, a_T, c_T = _vf_lstm(x, (a0.unsqueeze(0), c0.unsqueeze(0)), torch_lstm_weights(cell), cell.bias, 1,
+                                 0.0, torch.is_grad_enabled(), False, False)
     if reverse:
         outputs = outputs.flip(0)
     return outputs, (a_T[0], c_T[0])
@@ -71,12 +65,16 @@ def run_torch_lstm_stack(layer, x: torch.Tensor, state):
         zeros = x.new_zeros(layer.num_layers * layer.num_directions, x.shape[1], layer.hidden_size)
         state = (zeros, zeros)
     weights = [w for cell in layer.cells for w in torch_lstm_weights(cell)]
-    args = (x, tuple(state), weights, layer.cells[0].bias, layer.num_layers, 0.0, torch.is_grad_enabled(),
-            layer.bidirectional, False)
-    if x.is_cuda:
-        with warnings.catch_warnings():   # see run_torch_lstm
-            warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
-            outputs, a, c = torch._VF.lstm(*args)
-    else:
-        outputs, a, c = torch._VF.lstm(*args)
+    outputs, a, c = _vf_lstm(x, tuple(state), weights, layer.cells[0].bias, layer.num_layers, 0.0,
+                             torch.is_grad_enabled(), layer.bidirectional, False)
     return outputs, (a, c)
+
+
+def _vf_lstm(x: torch.Tensor, *args):
+    """``torch._VF.lstm``. cuDNN warns when the weights are not one flat buffer; here they are laid out afresh
+    on every call by design (the parameters keep rnnkit's names and shapes), so the warning would only alarm."""
+    if not x.is_cuda:
+        return torch._VF.lstm(x, *args)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
+        return torch._VF.lstm(x, *args)

@@ -104,15 +104,23 @@ def test_step_with_grad_keeps_the_graph():
     assert layer.cells[0].W_c.grad is not None and layer.cells[0].W_c.grad.abs().sum() > 0
 
 
-def test_huge_page_copy_is_an_exact_aligned_copy():
-    big = torch.randn(1024, 1030)                                  # > 2 MB, not a multiple of a page
-    copy = step_module.huge_page_copy(big)
-    assert torch.equal(copy, big) and copy.is_contiguous() and copy.data_ptr() != big.data_ptr()
+def test_huge_page_buffer_is_aligned_writable_and_plain_when_small():
+    big = step_module.huge_page_empty((1024, 1030))                # > 2 MB, not a multiple of a page
+    assert big.shape == (1024, 1030) and big.dtype == torch.float32 and big.is_contiguous()
     if hasattr(step_module.mmap, "MADV_HUGEPAGE"):
-        assert copy.data_ptr() % step_module.HUGE_PAGE == 0
-    copy.add_(1)                                                   # writable, and independent of the source
-    assert torch.equal(copy, big + 1)
-    small = torch.randn(3, 4)[:, :2]                               # small and strided: a plain copy
-    assert torch.equal(step_module.huge_page_copy(small), small)
-    assert step_module.huge_page_copy(small).is_contiguous()
-    del copy                                                       # the mapping goes with its last tensor
+        assert big.data_ptr() % step_module.HUGE_PAGE == 0
+    source = torch.randn(1024, 1030)
+    big.copy_(source)
+    assert torch.equal(big, source)
+    small = step_module.huge_page_empty((3, 4), torch.float64)     # under 2 MB: a plain tensor
+    assert small.shape == (3, 4) and small.dtype == torch.float64
+    del big                                                        # the mapping goes with its last tensor
+
+
+def test_stepping_weights_live_on_huge_pages():
+    lm = LanguageModel(11, 512, num_layers=2)                      # layer 2's [W_x | W_h] is 8 MB
+    weights = step_module.cached_weights(lm.rnn.cells[1])
+    if hasattr(step_module.mmap, "MADV_HUGEPAGE"):
+        assert weights.W.data_ptr() % step_module.HUGE_PAGE == 0
+        assert weights.W_h_alone.data_ptr() % step_module.HUGE_PAGE == 0
+    torch.testing.assert_close(weights.W_h_alone, weights.W_h, rtol=0, atol=0)
