@@ -49,6 +49,43 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
     """
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = filter_logits(logits.float() / temperature, top_k, top_p)
-    probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    z = filter_logits(logits.float() / temperature, top_k, top_p)
+    return gumbel_max(z, torch.empty_like(z), generator)
+
+
+def gumbel_max(z: torch.Tensor, noise: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One draw per row from ``softmax(z)``: ``argmax(z - log E)`` with ``E ~ Exp(1)`` i.i.d. (the Gumbel-max
+    trick: exactly that distribution, with no normalisation, and for one row on a CPU about half the time of
+    ``softmax`` + ``torch.multinomial``). ``E`` is kept above 0, so a logit of −inf is never drawn.
+    ``noise`` is a buffer shaped like ``z``, overwritten. Shapes: z (B, V) → ids (B,).
+    """
+    noise.exponential_(generator=generator).clamp_(min=torch.finfo(noise.dtype).tiny).log_()
+    return torch.sub(z, noise, out=noise).argmax(dim=-1)
+
+
+class Sampler:
+    """:func:`sample_next` with fixed options for a stream of steps: the same draws from the same generator,
+    with the buffers of the common case (no top-k or top-p, float32 logits) made once.
+
+    Example::
+
+        sampler = Sampler(temperature=0.8, generator=torch.Generator().manual_seed(0))
+        token = sampler(logits)             # (B, V) → (B,)
+    """
+
+    def __init__(self, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                 generator: torch.Generator | None = None):
+        check_sampling(temperature, top_k, top_p)
+        self.temperature, self.top_k, self.top_p, self.generator = temperature, top_k, top_p, generator
+        self.plain = top_k is None and top_p is None
+        self.z = self.noise = None
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.temperature == 0:
+            return logits.argmax(dim=-1)
+        if not self.plain or logits.dtype != torch.float32:
+            return sample_next(logits, self.temperature, self.top_k, self.top_p, self.generator)
+        if self.noise is None or self.noise.shape != logits.shape or self.noise.device != logits.device:
+            self.z, self.noise = torch.empty_like(logits), torch.empty_like(logits)
+        z = logits if self.temperature == 1 else torch.div(logits, self.temperature, out=self.z)
+        return gumbel_max(z, self.noise, self.generator)

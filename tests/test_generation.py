@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.generation import check_sampling, filter_logits, sample_next
+from rnnkit.generation import Sampler, check_sampling, filter_logits, sample_next
 
 
 @settings(max_examples=40, derandomize=True, deadline=None)
@@ -55,3 +55,34 @@ def test_temperature_zero_is_argmax():
 def test_bad_sampling_options_raise(kwargs):
     with pytest.raises(ValueError):
         check_sampling(**kwargs)
+
+
+@pytest.mark.parametrize("temperature, top_k", [(1.0, None), (0.7, None), (1.3, 3)])
+def test_draws_follow_the_softmax_they_sample_from(temperature, top_k):
+    logits = torch.tensor([1.0, -0.5, 0.3, 2.0, -2.0])
+    N = 40_000
+    tokens = sample_next(logits.expand(N, -1), temperature, top_k=top_k, generator=torch.Generator().manual_seed(3))
+    z = logits / temperature
+    if top_k is not None:
+        z = z.masked_fill(z < torch.topk(z, top_k).values[-1], float("-inf"))
+    p = torch.softmax(z.double(), -1)
+    freq = torch.bincount(tokens, minlength=5).double() / N
+    sigma = (p * (1 - p) / N).sqrt()
+    assert (freq[p == 0] == 0).all()
+    assert ((freq - p).abs() <= 5 * sigma + 1e-12).all(), (freq, p)
+
+
+@pytest.mark.parametrize("options", [dict(temperature=1.0), dict(temperature=0.5), dict(temperature=0.0),
+                                     dict(temperature=0.9, top_k=4), dict(temperature=1.1, top_p=0.8)])
+def test_sampler_draws_what_sample_next_draws(options):
+    logits = torch.randn(30, 2, 11, generator=torch.Generator().manual_seed(0))
+    sampler = Sampler(generator=torch.Generator().manual_seed(5), **options)
+    g = torch.Generator().manual_seed(5)
+    for z in logits:
+        expected = sample_next(z, options["temperature"], options.get("top_k"), options.get("top_p"), g)
+        assert torch.equal(sampler(z), expected)
+
+
+def test_sampler_checks_its_options():
+    with pytest.raises(ValueError, match="top_k"):
+        Sampler(top_k=0)

@@ -27,6 +27,7 @@ Only without autograd (the cached weights are detached): when gradients are want
 
 from __future__ import annotations
 
+import functools
 import math
 import mmap
 import weakref
@@ -178,7 +179,9 @@ class Stepper:
         return [(p._version, p.data_ptr()) for p in self.params]
 
     def _build(self) -> None:
-        """Per layer: the kernel, its xp<t> buffer (1, G·H, B), and the views of ``buf`` it reads and writes."""
+        """Per layer: a feed that writes what the GEMM does not add to the pre-activations xp<t> (G·H, B)
+        (layer 1 under an embedding: ``table_feed`` of the ids), and the kernel's step bound to its buffers
+        (:meth:`Kernel.bind`); every view of ``buf`` they read and write is made here once."""
         self.keys = self._keys()
         H, B, table = self.layer.hidden_size, self.buf.shape[1], self.embedding is not None
         self.plans = []
@@ -194,11 +197,25 @@ class Stepper:
             read = self.buf[start:start + in_rows + H] if stacked else a      # [x; a<t-1>] or a<t-1>
             prev = (read, *(r[l] for r in self.rest))
             dest = (a, *(r[l] for r in self.rest))
-            if l == 0 and table:
-                x_in = cached_table(cell, self.embedding)                      # (V, G·H), a row per step
+            xp = xp[0]
+            if l == 0 and table:                                               # W_x E[id] + b: a row per id
+                self.table_feed, feed = self._table_feed(cached_table(cell, self.embedding), xp), None
+            elif stacked:                                                      # the GEMM reads [x; a] itself
+                feed = None
             else:
-                x_in = None if stacked else self.buf[start:start + in_rows]
-            self.plans.append((w, kernel, xp[0], prev, dest, x_in))
+                x_in = self.buf[start:start + in_rows]
+                feed = (functools.partial(torch.mm, w.W_x, x_in, out=xp) if w.b is None
+                        else functools.partial(torch.addmm, w.b, w.W_x, x_in, out=xp))   # W_x x<t> (+ b)
+            bias = (w.b if w.b is not None else xp.new_zeros(xp.shape[0], 1)) if stacked else None
+            self.plans.append((feed, kernel.bind(xp, prev, dest, bias)))
+
+    @staticmethod
+    def _table_feed(table: torch.Tensor, xp: torch.Tensor):
+        """ids (B,) → xp = the table's rows for them, transposed (G·H, B)."""
+        if xp.shape[1] == 1:                                                   # B = 1: (G·H, 1) is a row
+            row = xp.view(1, -1)
+            return lambda ids: torch.index_select(table, 0, ids, out=row)
+        return lambda ids: xp.copy_(table[ids].t())
 
     def step(self, x_t: torch.Tensor) -> torch.Tensor:
         """One step through every layer from the input ``x_t`` (B, X); returns a<t> of the top layer (B, H)
@@ -219,22 +236,12 @@ class Stepper:
     def _step_layers(self, ids: torch.Tensor | None) -> torch.Tensor:
         if self._keys() != self.keys:          # a parameter changed since the last step: re-fuse
             self._build()
-        for l, (w, kernel, xp, prev, dest, x_in) in enumerate(self.plans):
-            if x_in is None:                                                    # the GEMM reads [x; a] itself
-                if w.b is None:
-                    xp.zero_()
-                else:
-                    xp.copy_(w.b)                                               # xp<t> = b
-            elif l == 0 and ids is not None:
-                if xp.shape[1] == 1:                                            # B = 1: (G·H, 1) is a row
-                    torch.index_select(x_in, 0, ids, out=xp.view(1, -1))        # W_x E[id] + b
-                else:
-                    xp.copy_(x_in[ids].t())
-            elif w.b is None:
-                torch.mm(w.W_x, x_in, out=xp)                                   # xp<t> = W_x x<t>
-            else:
-                torch.addmm(w.b, w.W_x, x_in, out=xp)                           # xp<t> = W_x x<t> + b
-            kernel.step(0, xp, prev, dest)
+        if ids is not None:
+            self.table_feed(ids)
+        for feed, step in self.plans:
+            if feed is not None:
+                feed()
+            step()
         return self.top
 
     def _step_cells(self, x_t: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from torch import nn
 
 from rnnkit.cells import cell_factory
 from rnnkit.engine import Stepper
-from rnnkit.generation import check_sampling, sample_next
+from rnnkit.generation import Sampler
 from rnnkit.layers import Recurrent
 from rnnkit.output import OutputLayer
 
@@ -133,7 +133,7 @@ class LanguageModel(nn.Module):
                top_p: float | None = None, generator: torch.Generator | None = None,
                stop_token: int | None = None) -> Iterator[torch.Tensor]:
         """Yield the sampled ids (B,) one step at a time, as they are generated. ``prime`` is (B, T)."""
-        check_sampling(temperature, top_k, top_p)
+        sampler = Sampler(temperature, top_k, top_p, generator)
         if prime.dim() != 2 or prime.shape[1] < 1:
             raise ValueError(f"prime must be (B, T) ids with T >= 1, got shape {tuple(prime.shape)}")
         was_training = self.training
@@ -150,7 +150,7 @@ class LanguageModel(nn.Module):
                               embedding=self.embedding)
             for _ in range(max_new_tokens):
                 a_t = stepper.step(self.embed(token)) if self.embedding is None else stepper.step_ids(token)
-                token = sample_next(self.head(a_t), temperature, top_k, top_p, generator)
+                token = sampler(self.head(a_t))
                 if stop_token is not None:
                     token = torch.where(done, torch.full_like(token, stop_token), token)
                     done |= token == stop_token

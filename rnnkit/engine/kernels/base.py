@@ -15,6 +15,8 @@ step by step in reverse. Weight gradients are accumulated after the loop (:meth:
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 # One kernel each, written into a given buffer: grad * s * (1 - s) from s = σ(z), grad * (1 - t²) from
@@ -46,6 +48,20 @@ class Kernel:
     def step(self, t: int, xp_t: torch.Tensor, prev: tuple, dest: tuple) -> None:
         """Step t: write the new state into ``dest`` from ``prev`` (each (H, B)) and ``xp_t`` (G·H, B)."""
         raise NotImplementedError
+
+    def bind(self, xp_t: torch.Tensor, prev: tuple, dest: tuple, bias: torch.Tensor | None = None):
+        """A function of no arguments that runs :meth:`step` for t = 0 on these fixed buffers, for a stepper
+        that calls it once per token. With ``bias`` (G·H, 1) the pre-activations start from it (the GEMM of
+        a ``stacked_input`` step adds everything else); without it ``xp_t`` must hold them already.
+        Subclasses may return a leaner function with every view made once."""
+        step = functools.partial(self.step, 0, xp_t, prev, dest)
+        if bias is None:
+            return step
+
+        def run():
+            xp_t.copy_(bias)
+            step()
+        return run
 
     def back(self, t: int, d_new: tuple, acc: torch.Tensor | None) -> tuple:
         """Step t in reverse: from the gradient of the new state, fill ``dZ[t]`` and return the gradient

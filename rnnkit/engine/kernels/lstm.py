@@ -42,6 +42,27 @@ class LSTMKernel(Kernel):
         tc = torch.tanh(c_t, out=self.TC[t])
         torch.mul(G[2 * H:3 * H], tc, out=dest[0])                   # a<t> = Γo tanh(c<t>)
 
+    def bind(self, xp_t, prev, dest, bias=None):
+        if type(self) is not LSTMKernel:                             # peepholes: the general step
+            return super().bind(xp_t, prev, dest, bias)
+        H, G, W, tc = self.H, xp_t, self.W_h, self.TC[0]
+        a_prev, c_prev = prev
+        a_out, c_out = dest
+        sigmoid_gates, c_tilde = G[:3 * H], G[3 * H:]
+        gamma_u, gamma_f, gamma_o = G[:H], G[H:2 * H], G[2 * H:3 * H]
+        mul, tanh, addmm = torch.mul, torch.tanh, torch.addmm
+
+        def step():                                                  # step(), every view made once
+            if bias is None:
+                G.addmm_(W, a_prev)
+            else:
+                addmm(bias, W, a_prev, out=G)
+            sigmoid_gates.sigmoid_()
+            c_tilde.tanh_()
+            mul(gamma_f, c_prev, out=c_out).addcmul_(gamma_u, c_tilde)
+            mul(gamma_o, tanh(c_out, out=tc), out=a_out)
+        return step
+
     def start_backward(self, prev, new):
         super().start_backward(prev, new)
         H, G, TC, c_prev = self.H, self.G, self.TC, prev[1]
