@@ -81,9 +81,17 @@ class StreamBatches:
         """Batch ``k`` (``0 <= k < len(self)``): inputs ``x`` and targets ``y``, each ``(B_local, T)`` long."""
         if not 0 <= k < len(self):
             raise IndexError(f"batch {k} is out of range for an epoch of {len(self)} batches")
+        return self.span(k, k + 1)
+
+    def span(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batches ``start … stop - 1`` joined along time, ``x`` and ``y`` each ``(B_local, (stop - start)·T)``:
+        the same tokens in the same rows, in one piece (evaluation carries the state and truncates nothing,
+        so it runs fewer, longer calls)."""
+        if not 0 <= start < stop <= len(self):
+            raise IndexError(f"batches {start}..{stop - 1} are out of range for an epoch of {len(self)} batches")
         L, T = self.row_length, self.seq_len
-        chunk = np.stack([np.asarray(self.ids[b * L + k * T: b * L + k * T + T + 1]) for b in self.rows])
-        chunk = torch.from_numpy(chunk.astype(np.int64))  # (B_local, T + 1)
+        chunk = np.stack([np.asarray(self.ids[b * L + start * T: b * L + stop * T + 1]) for b in self.rows])
+        chunk = torch.from_numpy(chunk.astype(np.int64))  # (B_local, (stop - start)·T + 1)
         return chunk[:, :-1].contiguous(), chunk[:, 1:].contiguous()
 
     def iter_from(self, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

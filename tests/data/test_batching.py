@@ -40,6 +40,22 @@ def test_rows_of_consecutive_batches_are_the_contiguous_streams(N, B, T):
 
 
 @settings(max_examples=50, derandomize=True, deadline=None)
+@given(N=st.integers(10, 400), B=st.integers(1, 6), T=st.integers(1, 7), data=st.data())
+def test_a_span_is_its_batches_joined_along_time(N, B, T, data):
+    if N < B * T + 1:
+        return
+    batches = StreamBatches(np.arange(N) * 5 + 2, B, T)
+    start = data.draw(st.integers(0, len(batches) - 1))
+    stop = data.draw(st.integers(start + 1, len(batches)))
+    x, y = batches.span(start, stop)
+    parts = [batches.batch(k) for k in range(start, stop)]
+    assert torch.equal(x, torch.cat([p[0] for p in parts], dim=1))
+    assert torch.equal(y, torch.cat([p[1] for p in parts], dim=1))
+    with pytest.raises(IndexError):
+        batches.span(start, len(batches) + 1)
+
+
+@settings(max_examples=50, derandomize=True, deadline=None)
 @given(N=st.integers(20, 300), B=st.sampled_from([2, 4, 6, 12]), T=st.integers(1, 5),
        world_size=st.sampled_from([1, 2, 3, 4, 6]))
 def test_sharded_batches_concatenate_to_the_global_batch(N, B, T, world_size):

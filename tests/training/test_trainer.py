@@ -1,12 +1,14 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from rnnkit.data import StreamBatches
 from rnnkit.losses import sequence_cross_entropy
 from rnnkit.models import LanguageModel
 from rnnkit.training.config import TrainConfig
+from rnnkit.training import trainer as trainer_module
 from rnnkit.training.trainer import StreamTrainer
 
 
@@ -50,3 +52,23 @@ def test_state_resets_at_an_epoch_boundary(tmp_path):
     _, batches, _, trainer = _setup(tmp_path, steps=len(StreamBatches(np.zeros(61, np.uint16), 4, 5)) + 1)
     trainer.fit()
     assert trainer.epoch == 1 and trainer.batch_index == 1
+
+
+@pytest.mark.parametrize("steps, logits", [(1000, 1 << 24), (10, 1 << 24), (20, 300), (1, 1)])
+def test_evaluation_in_spans_equals_batch_by_batch(tmp_path, monkeypatch, steps, logits):
+    monkeypatch.setattr(trainer_module, "EVAL_STEPS", steps)     # spans of 1, 2, several and all batches
+    monkeypatch.setattr(trainer_module, "EVAL_LOGITS", logits)
+    torch.manual_seed(0)
+    ids = np.random.default_rng(1).integers(0, 7, size=3 * 7 * 5 + 4).astype(np.uint16)
+    valid = StreamBatches(ids, batch_size=3, seq_len=5)              # 7 batches
+    model = LanguageModel(7, 6, num_layers=2)
+    config = TrainConfig(steps=1, batch_size=3, seq_len=5, sample_length=0)
+    trainer = StreamTrainer(model, valid, valid, config, tmp_path, quiet=True)
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for x, y in valid:                                            # the state carried batch to batch
+            logits_k, state = model(x, state)
+            total += torch.nn.functional.cross_entropy(logits_k.reshape(-1, 7), y.reshape(-1), reduction="sum").item()
+            count += y.numel()
+    assert count == 3 * 7 * 5
+    assert abs(trainer.evaluate() - total / count) < 1e-6
