@@ -28,8 +28,8 @@ from rnnkit.training.trainer import StreamTrainer
 # The default model and training configuration: see README.md, "Choosing the defaults", for the measurement.
 LM_DEFAULTS = {"cell": "lstm", "hidden": 320, "layers": 2, "embedding": 64, "dropout": 0.1, "level": "char",
                "eos": "none", "min_freq": 1, "max_vocab": None, "valid_fraction": 0.1}
-LM_TRAIN_DEFAULTS = TrainConfig(steps=7000, batch_size=16, seq_len=50, lr=3e-3, schedule="cosine", warmup=0,
-                                eval_every=1000, save_every=1000, clip_norm=5.0)
+LM_TRAIN_DEFAULTS = TrainConfig(steps=7000, batch_size=16, seq_len=50, lr=3e-3, beta2=0.99, schedule="cosine",
+                                warmup=0, eval_every=1000, save_every=1000, clip_norm=5.0)
 
 
 def _cache_dir(args) -> Path:

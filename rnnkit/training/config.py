@@ -18,6 +18,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     momentum: float = 0.9
+    beta2: float = 0.999
     schedule: str = "cosine"
     warmup: int = 50
     min_lr_ratio: float = 0.1
@@ -49,6 +50,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if not 0 <= self.beta2 < 1:
+            raise ValueError(f"--beta2 must be in [0, 1), got {self.beta2}")
         if self.warmup < 0 or self.weight_decay < 0 or self.sample_length < 0:
             raise ValueError("--warmup, --weight-decay and --sample-length must not be negative")
         if self.patience is not None and self.patience < 1:

@@ -8,13 +8,14 @@ from rnnkit.training.config import TrainConfig
 
 
 def build_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
-    """Adam, AdamW, SGD (with momentum) or RMSprop with ``config.lr`` and ``config.weight_decay``."""
+    """Adam, AdamW (second-moment decay ``config.beta2``), SGD (with momentum) or RMSprop, with ``config.lr``
+    and ``config.weight_decay``."""
     params = list(params)
     lr, wd = config.lr, config.weight_decay
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, config.beta2), weight_decay=wd)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+        return torch.optim.AdamW(params, lr=lr, betas=(0.9, config.beta2), weight_decay=wd)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
     if config.optimizer == "rmsprop":

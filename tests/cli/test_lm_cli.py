@@ -85,6 +85,7 @@ def test_word_level_with_sentence_ends(rnnkit, corpus, tmp_path):
     (["lm", "train", "--data", "{tmp}/missing.txt", "--out", "{tmp}/x"], "missing.txt"),
     (["lm", "train", "--data", "{tmp}/binary.bin", "--out", "{tmp}/y"], "binary.bin"),
     (["lm", "train", "--data", "{corpus}", "--hidden", "0"], "hidden"),
+    (["lm", "train", "--data", "{corpus}", "--beta2", "1"], "beta2"),
     (["lm", "train", "--data", "{corpus}", "--out", "{run}"], "already exists"),
     (["lm", "eval", "{run}", "--data", "{tmp}/missing.txt"], "missing.txt"),
 ])
