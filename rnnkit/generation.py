@@ -64,8 +64,10 @@ def gumbel_max(z: torch.Tensor, noise: torch.Tensor, generator: torch.Generator 
 
 
 class Sampler:
-    """:func:`sample_next` with fixed options for a stream of steps: the same draws from the same generator,
-    with the buffers of the common case (no top-k or top-p, float32 logits) made once.
+    """Draws from ``softmax(z / temperature)`` under top-k / top-p for a stream of steps, like
+    :func:`sample_next`. In the common case (no top-k or top-p, float32 logits) it draws the Gumbel noise
+    of up to 64 steps at once into a buffer made once, so a step costs a subtraction and an argmax; the
+    draws then differ from :func:`sample_next`'s for the same generator, and follow the same distribution.
 
     Example::
 
@@ -73,19 +75,31 @@ class Sampler:
         token = sampler(logits)             # (B, V) → (B,)
     """
 
+    STEPS = 64              # steps of noise drawn at once, fewer for wide logits (at most 2¹⁶ values)
+
     def __init__(self, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  generator: torch.Generator | None = None):
         check_sampling(temperature, top_k, top_p)
         self.temperature, self.top_k, self.top_p, self.generator = temperature, top_k, top_p, generator
         self.plain = top_k is None and top_p is None
-        self.z = self.noise = None
+        self.noise: torch.Tensor | None = None   # (steps, B, V): log E, E ~ Exp(1)
+        self.z: torch.Tensor | None = None
+        self.next = 0
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         if self.temperature == 0:
             return logits.argmax(dim=-1)
         if not self.plain or logits.dtype != torch.float32:
             return sample_next(logits, self.temperature, self.top_k, self.top_p, self.generator)
-        if self.noise is None or self.noise.shape != logits.shape or self.noise.device != logits.device:
-            self.z, self.noise = torch.empty_like(logits), torch.empty_like(logits)
+        noise = self.noise
+        if noise is None or noise.shape[1:] != logits.shape or noise.device != logits.device:
+            steps = max(1, min(self.STEPS, (1 << 16) // max(1, logits.numel())))
+            noise = self.noise = logits.new_empty(steps, *logits.shape)
+            self.z, self.next = torch.empty_like(logits), steps
+        if self.next == len(noise):                      # log E, E kept above 0: −inf logits are never drawn
+            noise.exponential_(generator=self.generator).clamp_(min=torch.finfo(noise.dtype).tiny).log_()
+            self.next = 0
+        log_e = noise[self.next]
+        self.next += 1
         z = logits if self.temperature == 1 else torch.div(logits, self.temperature, out=self.z)
-        return gumbel_max(z, self.noise, self.generator)
+        return torch.sub(z, log_e, out=self.z).argmax(dim=-1)

@@ -72,15 +72,35 @@ def test_draws_follow_the_softmax_they_sample_from(temperature, top_k):
     assert ((freq - p).abs() <= 5 * sigma + 1e-12).all(), (freq, p)
 
 
-@pytest.mark.parametrize("options", [dict(temperature=1.0), dict(temperature=0.5), dict(temperature=0.0),
-                                     dict(temperature=0.9, top_k=4), dict(temperature=1.1, top_p=0.8)])
-def test_sampler_draws_what_sample_next_draws(options):
+@pytest.mark.parametrize("options", [dict(temperature=0.0), dict(temperature=0.9, top_k=4),
+                                     dict(temperature=1.1, top_p=0.8)])
+def test_sampler_with_top_k_top_p_or_greedy_draws_what_sample_next_draws(options):
     logits = torch.randn(30, 2, 11, generator=torch.Generator().manual_seed(0))
     sampler = Sampler(generator=torch.Generator().manual_seed(5), **options)
     g = torch.Generator().manual_seed(5)
     for z in logits:
         expected = sample_next(z, options["temperature"], options.get("top_k"), options.get("top_p"), g)
         assert torch.equal(sampler(z), expected)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.6])
+def test_sampler_draws_follow_the_softmax_across_noise_refills(temperature):
+    logits = torch.tensor([0.5, -1.0, 2.0, 0.0, float("-inf")])
+    rows, calls = 2000, 20                       # 2¹⁶ // (2000 · 5) = 6 steps of noise per refill
+    sampler = Sampler(temperature, generator=torch.Generator().manual_seed(11))
+    tokens = torch.cat([sampler(logits.expand(rows, -1).contiguous()) for _ in range(calls)])
+    p = torch.softmax(logits.double() / temperature, -1)
+    freq = torch.bincount(tokens, minlength=5).double() / tokens.numel()
+    assert freq[4] == 0
+    assert ((freq - p).abs() <= 5 * (p * (1 - p) / tokens.numel()).sqrt() + 1e-12).all(), (freq, p)
+
+
+def test_sampler_is_deterministic_under_a_seed_and_varies_with_it():
+    logits = torch.randn(1, 30, generator=torch.Generator().manual_seed(2))
+    draw = lambda seed: [int(s(logits)) for s in [Sampler(generator=torch.Generator().manual_seed(seed))]
+                         for _ in range(150)]
+    assert draw(4) == draw(4)
+    assert draw(4) != draw(5)
 
 
 def test_sampler_checks_its_options():

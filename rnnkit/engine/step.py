@@ -30,13 +30,16 @@ from __future__ import annotations
 import functools
 import math
 import mmap
+import operator
 import weakref
 
 import torch
 from torch import nn
 
+from rnnkit.engine.kernels.base import one_row_gemv
 from rnnkit.engine.layout import fuse, kernel_class, supported
 
+_VERSION = operator.attrgetter("_version")
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # cell -> (key, Weights)
 _TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # cell -> (key, table (G·H, V))
 
@@ -175,8 +178,10 @@ class Stepper:
         self._build()
 
     def _keys(self) -> list:
-        """What :func:`version_key` reads, for every weight a step uses, from a parameter list made once."""
-        return [(p._version, p.data_ptr()) for p in self.params]
+        """The version of every weight a step uses, from a parameter list made once: every in-place update
+        (an optimizer step, ``load_state_dict``) bumps it. (Moving a module to new storage between steps is
+        not a thing a stream sees; :func:`cached_weights` checks storage too, when a stepper is made.)"""
+        return list(map(_VERSION, self.params))
 
     def _build(self) -> None:
         """Per layer: a feed that writes what the GEMM does not add to the pre-activations xp<t> (G·H, B)
@@ -194,6 +199,7 @@ class Stepper:
             xp = self.buf.new_zeros(1, w.W.shape[0], B)                       # the kernel writes over it
             W = w.W if stacked else (w.W_h_alone if l == 0 and table else w.W_h)
             kernel = w.kernel_class(W, w.extra, xp, H)
+            one_row = B == 1 and kernel.binds_one_row and one_row_gemv(W)
             read = self.buf[start:start + in_rows + H] if stacked else a      # [x; a<t-1>] or a<t-1>
             prev = (read, *(r[l] for r in self.rest))
             dest = (a, *(r[l] for r in self.rest))
@@ -207,7 +213,7 @@ class Stepper:
                 feed = (functools.partial(torch.mm, w.W_x, x_in, out=xp) if w.b is None
                         else functools.partial(torch.addmm, w.b, w.W_x, x_in, out=xp))   # W_x x<t> (+ b)
             bias = (w.b if w.b is not None else xp.new_zeros(xp.shape[0], 1)) if stacked else None
-            self.plans.append((feed, kernel.bind(xp, prev, dest, bias)))
+            self.plans.append((feed, kernel.bind(xp, prev, dest, bias, one_row)))
 
     @staticmethod
     def _table_feed(table: torch.Tensor, xp: torch.Tensor):

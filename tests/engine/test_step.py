@@ -9,6 +9,7 @@ import torch
 import rnnkit
 from rnnkit.engine import Stepper
 from rnnkit.engine import step as step_module
+from rnnkit.engine.kernels import base as kernels_base
 from rnnkit.models import LanguageModel
 from tests.conftest import LAYER_CLASS
 
@@ -95,6 +96,31 @@ def test_generate_samples_like_the_reference_engine(cell):
     lm.rnn.engine = "reference"
     slow = lm.generate(prime, 20, generator=torch.Generator().manual_seed(1))
     assert torch.equal(fast, slow)
+
+
+def test_batch_one_float32_steps_use_onednn_and_equal_forward():
+    """At B = 1 in float32 the LSTM's GEMVs and the output layer go through oneDNN (where torch has it):
+    the same function as the forward pass, to float32 rounding."""
+    torch.manual_seed(0)
+    lm = LanguageModel(13, 64, num_layers=2, embedding_size=16).eval()
+    ids = torch.randint(13, (1, 40))
+    stepper = Stepper(lm.rnn, None, 1, embedding=lm.embedding)
+    if torch.backends.mkldnn.is_available():
+        assert kernels_base.one_row_gemv(step_module.cached_weights(lm.rnn.cells[1]).W)
+    with torch.no_grad():
+        head = lm._step_head(1)
+        stepped = torch.stack([head(stepper.step_ids(ids[:, t])) for t in range(40)], 1)
+        logits, (a, c) = lm(ids)
+    torch.testing.assert_close(stepped, logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(stepper.state()[1], c, atol=1e-5, rtol=1e-5)
+
+
+def test_one_row_linear_equals_a_matrix_product():
+    if not kernels_base.one_row_gemv(torch.ones(3, 4)):
+        pytest.skip("this torch has no oneDNN linear")
+    W, x, b = torch.randn(300, 70), torch.randn(1, 70), torch.randn(300)
+    torch.testing.assert_close(kernels_base.one_row_linear(x, W, b), x @ W.t() + b, atol=1e-5, rtol=1e-5)
+    assert not kernels_base.one_row_gemv(W.double()) and not kernels_base.one_row_gemv(W.t())
 
 
 def test_step_with_grad_keeps_the_graph():

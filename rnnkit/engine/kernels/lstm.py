@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.engine.kernels.base import Kernel, mm_into, sigmoid_backward, tanh_backward
+from rnnkit.engine.kernels.base import Kernel, mm_into, one_row_linear, sigmoid_backward, tanh_backward
 
 
 class LSTMKernel(Kernel):
@@ -42,7 +42,11 @@ class LSTMKernel(Kernel):
         tc = torch.tanh(c_t, out=self.TC[t])
         torch.mul(G[2 * H:3 * H], tc, out=dest[0])                   # a<t> = Γo tanh(c<t>)
 
-    def bind(self, xp_t, prev, dest, bias=None):
+    @property
+    def binds_one_row(self):
+        return type(self) is LSTMKernel
+
+    def bind(self, xp_t, prev, dest, bias=None, one_row=False):
         if type(self) is not LSTMKernel:                             # peepholes: the general step
             return super().bind(xp_t, prev, dest, bias)
         H, G, W, tc = self.H, xp_t, self.W_h, self.TC[0]
@@ -51,9 +55,14 @@ class LSTMKernel(Kernel):
         sigmoid_gates, c_tilde = G[:3 * H], G[3 * H:]
         gamma_u, gamma_f, gamma_o = G[:H], G[H:2 * H], G[2 * H:3 * H]
         mul, tanh, addmm = torch.mul, torch.tanh, torch.addmm
+        if one_row:                                                  # B = 1: rows, for oneDNN's GEMV
+            x_row, G_row, b_row = a_prev.view(1, -1), G.view(1, -1), None if bias is None else bias.view(-1)
 
         def step():                                                  # step(), every view made once
-            if bias is None:
+            if one_row:
+                z = one_row_linear(x_row, W, b_row)
+                G_row.add_(z) if b_row is None else G_row.copy_(z)
+            elif bias is None:
                 G.addmm_(W, a_prev)
             else:
                 addmm(bias, W, a_prev, out=G)
