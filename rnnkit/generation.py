@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
+
+from rnnkit.engine.kernels.base import one_row_gemv, one_row_linear
 
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
@@ -85,6 +88,10 @@ class Sampler:
         self.noise: torch.Tensor | None = None   # (steps, B, V): log E, E ~ Exp(1)
         self.z: torch.Tensor | None = None
         self.next = 0
+        # For :meth:`from_output`: rows of b − T log E (steps, V), made from b as it was at ``biased_key``.
+        self.biased: torch.Tensor | None = None
+        self.biased_noise: torch.Tensor | None = None
+        self.next_biased, self.biased_key = 0, None
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         if self.temperature == 0:
@@ -103,3 +110,26 @@ class Sampler:
         self.next += 1
         z = logits if self.temperature == 1 else torch.div(logits, self.temperature, out=self.z)
         return torch.sub(z, log_e, out=self.z).argmax(dim=-1)
+
+    def from_output(self, a: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        """A draw from ``softmax((a Wᵀ + b) / temperature)`` for an output layer ``W`` (V, H), ``b`` (V,):
+        ``self(a Wᵀ + b)``. For one row in plain float32 sampling, where oneDNN's one-row GEMV applies
+        (:func:`rnnkit.engine.kernels.base.one_row_gemv`), the noise rides in the bias, ``argmax(a Wᵀ + b −
+        T log E)``, so a step is one GEMV and an argmax. Shapes: a (B, H) → ids (B,).
+        """
+        one_row = a.shape[0] == 1 and one_row_gemv(W)
+        if not (one_row and self.plain and self.temperature > 0 and b is not None):
+            return self(one_row_linear(a.contiguous(), W, b) if one_row else nn.functional.linear(a, W, b))
+        V, key = W.shape[0], (b.data_ptr(), b._version)
+        if self.biased is None or self.biased.shape[1] != V or self.biased.device != b.device:
+            steps = max(1, min(self.STEPS, (1 << 16) // V))
+            self.biased, self.biased_noise = b.new_empty(steps, V), b.new_empty(steps, V)
+            self.next_biased = steps
+        if self.next_biased == len(self.biased) or key != self.biased_key:   # new noise, or b was updated
+            noise = self.biased_noise.exponential_(generator=self.generator)
+            noise.clamp_(min=torch.finfo(noise.dtype).tiny).log_()
+            torch.sub(b.detach(), noise, alpha=self.temperature, out=self.biased)
+            self.next_biased, self.biased_key = 0, key
+        row = self.biased[self.next_biased]
+        self.next_biased += 1
+        return one_row_linear(a.contiguous(), W, row).argmax(dim=-1)

@@ -106,3 +106,34 @@ def test_sampler_is_deterministic_under_a_seed_and_varies_with_it():
 def test_sampler_checks_its_options():
     with pytest.raises(ValueError, match="top_k"):
         Sampler(top_k=0)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_drawing_from_an_output_layer_follows_its_softmax(temperature):
+    g = torch.Generator().manual_seed(8)
+    W, b, a = torch.randn(6, 4, generator=g), torch.randn(6, generator=g), torch.randn(1, 4, generator=g)
+    sampler = Sampler(temperature, generator=torch.Generator().manual_seed(1))
+    n = 20_000
+    tokens = torch.cat([sampler.from_output(a, W, b) for _ in range(n)])
+    p = torch.softmax((a @ W.t() + b).double()[0] / temperature, -1)
+    freq = torch.bincount(tokens, minlength=6).double() / n
+    assert ((freq - p).abs() <= 5 * (p * (1 - p) / n).sqrt()).all(), (freq, p)
+
+
+def test_drawing_from_an_output_layer_sees_an_updated_bias_at_once():
+    W, b, a = torch.zeros(5, 3), torch.zeros(5), torch.ones(1, 3)
+    sampler = Sampler(generator=torch.Generator().manual_seed(0))
+    sampler.from_output(a, W, b)                       # noise for the coming steps is drawn with this b
+    b[3] = 100.0                                       # e.g. an optimizer step between two steps
+    assert [int(sampler.from_output(a, W, b)) for _ in range(5)] == [3] * 5
+
+
+@pytest.mark.parametrize("options", [dict(temperature=0.0), dict(temperature=1.0, top_k=2),
+                                     dict(temperature=1.0, top_p=0.5)])
+def test_drawing_from_an_output_layer_with_filters_draws_from_its_logits(options):
+    g = torch.Generator().manual_seed(3)
+    W, b, a = torch.randn(7, 4, generator=g), torch.randn(7, generator=g), torch.randn(1, 4, generator=g)
+    fused = Sampler(generator=torch.Generator().manual_seed(2), **options)
+    plain = Sampler(generator=torch.Generator().manual_seed(2), **options)
+    for _ in range(30):
+        assert torch.equal(fused.from_output(a, W, b), plain(torch.nn.functional.linear(a, W, b)))

@@ -10,7 +10,6 @@ from torch import nn
 
 from rnnkit.cells import cell_factory
 from rnnkit.engine import Stepper
-from rnnkit.engine.kernels.base import one_row_gemv, one_row_linear
 from rnnkit.generation import Sampler
 from rnnkit.layers import Recurrent
 from rnnkit.output import OutputLayer
@@ -129,14 +128,6 @@ class LanguageModel(nn.Module):
         out = torch.stack(new, dim=1) if new else prime.new_zeros((1 if single else prime.shape[0], 0))
         return out[0] if single else out
 
-    def _step_head(self, batch_size: int):
-        """The output layer for one step: at B = 1, where it applies, oneDNN's one-row GEMV
-        (:func:`rnnkit.engine.kernels.base.one_row_linear`, half the time of ``nn.functional.linear``)."""
-        W, b = self.head.W_ya, self.head.b_y
-        if batch_size == 1 and one_row_gemv(W):
-            return lambda a: one_row_linear(a.contiguous(), W, b)
-        return self.head
-
     @torch.no_grad()
     def stream(self, prime: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, generator: torch.Generator | None = None,
@@ -157,10 +148,10 @@ class LanguageModel(nn.Module):
             # layer 1's input projection of every id): nothing is set up per token.
             stepper = Stepper(self.rnn, state, prime.shape[0], device=prime.device, dtype=self.head.W_ya.dtype,
                               embedding=self.embedding)
-            head = self._step_head(prime.shape[0])
+            W_ya, b_y = self.head.W_ya, self.head.b_y
             for _ in range(max_new_tokens):
                 a_t = stepper.step(self.embed(token)) if self.embedding is None else stepper.step_ids(token)
-                token = sampler(head(a_t))
+                token = sampler.from_output(a_t, W_ya, b_y)                   # softmax(W_ya a<t> + b_y)
                 if stop_token is not None:
                     token = torch.where(done, torch.full_like(token, stop_token), token)
                     done |= token == stop_token
