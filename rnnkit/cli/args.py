@@ -75,7 +75,8 @@ _HELP = {
     "batch_size": "sequences per batch, B",
     "seq_len": "time steps per batch, T: backpropagation is truncated after T steps",
     "optimizer": "optimizer", "lr": "peak learning rate", "weight_decay": "weight decay (L2; decoupled for adamw)",
-    "momentum": "momentum for sgd", "beta2": "adam/adamw: decay of the squared-gradient average", "schedule": "learning-rate schedule after warmup",
+    "momentum": "momentum for sgd", "beta2": "adam/adamw: decay of the squared-gradient average",
+    "schedule": "learning-rate schedule after warmup",
     "warmup": "warmup steps (linear rise to --lr)", "min_lr_ratio": "cosine: final lr as a fraction of --lr",
     "lr_gamma": "step/plateau: multiply the lr by this", "lr_step_size": "step: decay every this many steps",
     "clip_norm": "clip the gradient's global norm to this (0 turns clipping off)",
@@ -89,7 +90,8 @@ _HELP = {
 }
 _CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 _TYPES = {"steps": positive_int, "batch_size": positive_int, "seq_len": positive_int, "lr": positive_float,
-          "weight_decay": nonnegative_float, "momentum": nonnegative_float, "beta2": fraction, "warmup": nonnegative_int,
+          "weight_decay": nonnegative_float, "momentum": nonnegative_float, "beta2": fraction,
+          "warmup": nonnegative_int,
           "min_lr_ratio": nonnegative_float, "lr_gamma": positive_float, "lr_step_size": positive_int,
           "clip_norm": nonnegative_float, "clip_value": positive_float, "eval_every": positive_int,
           "eval_batches": positive_int, "save_every": positive_int, "log_every": positive_int,

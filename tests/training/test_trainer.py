@@ -7,8 +7,8 @@ import torch
 from rnnkit.data import StreamBatches
 from rnnkit.losses import sequence_cross_entropy
 from rnnkit.models import LanguageModel
-from rnnkit.training.config import TrainConfig
 from rnnkit.training import trainer as trainer_module
+from rnnkit.training.config import TrainConfig
 from rnnkit.training.trainer import StreamTrainer
 
 
