@@ -59,11 +59,38 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
 def gumbel_max(z: torch.Tensor, noise: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """One draw per row from ``softmax(z)``: ``argmax(z - log E)`` with ``E ~ Exp(1)`` i.i.d. (the Gumbel-max
     trick: exactly that distribution, with no normalisation, and for one row on a CPU about half the time of
-    ``softmax`` + ``torch.multinomial``). ``E`` is kept above 0, so a logit of −inf is never drawn.
-    ``noise`` is a buffer shaped like ``z``, overwritten. Shapes: z (B, V) → ids (B,).
+    ``softmax`` + ``torch.multinomial``). ``noise`` is a buffer shaped like ``z``, overwritten.
+    Shapes: z (B, V) → ids (B,).
     """
-    noise.exponential_(generator=generator).clamp_(min=torch.finfo(noise.dtype).tiny).log_()
-    return torch.sub(z, noise, out=noise).argmax(dim=-1)
+    return torch.sub(z, log_exponential_(noise, generator), out=noise).argmax(dim=-1)
+
+
+def log_exponential_(buf: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Fill ``buf`` with ``log E``, ``E ~ Exp(1)`` i.i.d., E kept above 0 (so a logit of −inf is never drawn)."""
+    return buf.exponential_(generator=generator).clamp_(min=torch.finfo(buf.dtype).tiny).log_()
+
+
+class _Noise:
+    """``log E`` for a stream of draws of one shape, drawn for up to 64 steps at once (at most 2¹⁶ values)."""
+
+    STEPS = 64
+
+    def __init__(self, like: torch.Tensor):
+        self.steps = max(1, min(self.STEPS, (1 << 16) // max(1, like.numel())))
+        self.buf = like.new_empty(self.steps, *like.shape)
+        self.next = self.steps                               # nothing drawn yet
+
+    def fits(self, like: torch.Tensor) -> bool:
+        return self.buf.shape[1:] == like.shape and self.buf.device == like.device
+
+    def take(self, generator: torch.Generator | None) -> tuple[torch.Tensor, bool]:
+        """(this step's row, whether the buffer was just redrawn)."""
+        redrawn = self.next == self.steps
+        if redrawn:
+            log_exponential_(self.buf, generator)
+            self.next = 0
+        self.next += 1
+        return self.buf[self.next - 1], redrawn
 
 
 class Sampler:
@@ -78,36 +105,26 @@ class Sampler:
         token = sampler(logits)             # (B, V) → (B,)
     """
 
-    STEPS = 64              # steps of noise drawn at once, fewer for wide logits (at most 2¹⁶ values)
-
     def __init__(self, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  generator: torch.Generator | None = None):
         check_sampling(temperature, top_k, top_p)
         self.temperature, self.top_k, self.top_p, self.generator = temperature, top_k, top_p, generator
         self.plain = top_k is None and top_p is None
-        self.noise: torch.Tensor | None = None   # (steps, B, V): log E, E ~ Exp(1)
+        self.noise: _Noise | None = None
         self.z: torch.Tensor | None = None
-        self.next = 0
-        # For :meth:`from_output`: rows of b − T log E (steps, V), made from b as it was at ``biased_key``.
+        # :meth:`from_output`: its own noise, and its rows b − T log E, made from b as it was at ``biased_key``.
+        self.head_noise: _Noise | None = None
         self.biased: torch.Tensor | None = None
-        self.biased_noise: torch.Tensor | None = None
-        self.next_biased, self.biased_key = 0, None
+        self.biased_key: tuple | None = None
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         if self.temperature == 0:
             return logits.argmax(dim=-1)
         if not self.plain or logits.dtype != torch.float32:
             return sample_next(logits, self.temperature, self.top_k, self.top_p, self.generator)
-        noise = self.noise
-        if noise is None or noise.shape[1:] != logits.shape or noise.device != logits.device:
-            steps = max(1, min(self.STEPS, (1 << 16) // max(1, logits.numel())))
-            noise = self.noise = logits.new_empty(steps, *logits.shape)
-            self.z, self.next = torch.empty_like(logits), steps
-        if self.next == len(noise):                      # log E, E kept above 0: −inf logits are never drawn
-            noise.exponential_(generator=self.generator).clamp_(min=torch.finfo(noise.dtype).tiny).log_()
-            self.next = 0
-        log_e = noise[self.next]
-        self.next += 1
+        if self.noise is None or not self.noise.fits(logits):
+            self.noise, self.z = _Noise(logits), torch.empty_like(logits)
+        log_e, _ = self.noise.take(self.generator)
         z = logits if self.temperature == 1 else torch.div(logits, self.temperature, out=self.z)
         return torch.sub(z, log_e, out=self.z).argmax(dim=-1)
 
@@ -120,16 +137,14 @@ class Sampler:
         one_row = a.shape[0] == 1 and one_row_gemv(W)
         if not (one_row and self.plain and self.temperature > 0 and b is not None):
             return self(one_row_linear(a.contiguous(), W, b) if one_row else nn.functional.linear(a, W, b))
-        V, key = W.shape[0], (b.data_ptr(), b._version)
-        if self.biased is None or self.biased.shape[1] != V or self.biased.device != b.device:
-            steps = max(1, min(self.STEPS, (1 << 16) // V))
-            self.biased, self.biased_noise = b.new_empty(steps, V), b.new_empty(steps, V)
-            self.next_biased = steps
-        if self.next_biased == len(self.biased) or key != self.biased_key:   # new noise, or b was updated
-            noise = self.biased_noise.exponential_(generator=self.generator)
-            noise.clamp_(min=torch.finfo(noise.dtype).tiny).log_()
-            torch.sub(b.detach(), noise, alpha=self.temperature, out=self.biased)
-            self.next_biased, self.biased_key = 0, key
-        row = self.biased[self.next_biased]
-        self.next_biased += 1
-        return one_row_linear(a.contiguous(), W, row).argmax(dim=-1)
+        if self.head_noise is None or not self.head_noise.fits(b):
+            self.head_noise = _Noise(b)
+            self.biased = torch.empty_like(self.head_noise.buf)
+        key = (b.data_ptr(), b._version)
+        if key != self.biased_key:                           # b was updated: redraw, so that b is current
+            self.head_noise.next = self.head_noise.steps
+        _, redrawn = self.head_noise.take(self.generator)
+        if redrawn:
+            torch.sub(b.detach(), self.head_noise.buf, alpha=self.temperature, out=self.biased)
+            self.biased_key = key
+        return one_row_linear(a.contiguous(), W, self.biased[self.head_noise.next - 1]).argmax(dim=-1)
