@@ -13,13 +13,15 @@ GEMMs and the elementwise gate kernels and nothing else:
   new activation in place, where the next layer and the next step read it;
 * **the fused weights**, ``[W_x | W_h]`` (G·H, X + H) contiguous, cached per cell and rebuilt only when a
   parameter changes, which the key notices: every parameter's ``_version`` (bumped by each in-place update,
-  e.g. an optimizer step) and ``data_ptr`` (changed by ``.to()`` or ``load_state_dict`` with new storage);
-  the key is checked at every step;
+  e.g. an optimizer step) and ``data_ptr`` (changed by ``.to()`` or ``load_state_dict`` with new storage),
+  checked when a stepper is made; every step checks the versions;
 * **with an embedding** (:meth:`Stepper.step_ids`), layer 1's input projection of every token id at once,
   ``table = W_x Eᵀ + b`` (G·H, V), so ``W_x x<t> + b`` is a column gather (stored transposed, so the
   column is a contiguous row; cached on both keys);
-* **one kernel per layer** (the training kernel of :mod:`rnnkit.engine.kernels` for T = 1): generation and
-  training compute the same equations in the same order.
+* **one kernel per layer** (the training kernel of :mod:`rnnkit.engine.kernels` for T = 1, bound once to
+  these buffers by :meth:`Kernel.bind`): generation and training compute the same equations in the same
+  order; at batch 1 in float32 an LSTM's GEMV goes through oneDNN
+  (:func:`rnnkit.engine.kernels.base.one_row_linear`), the same products summed in another order.
 
 Only without autograd (the cached weights are detached): when gradients are wanted, or under
 ``engine="reference"``, or for a cell the engine does not know, the stepper calls each cell's own forward.
