@@ -87,17 +87,19 @@ def packed_pair(H: int, X: int, B: int, T: int):
     return (training_step(ours, lambda x: ours(x, lengths=lengths)[0], x), training_step(theirs, torch_packed, x))
 
 
-def generation_pair(V: int, H: int, L: int, tokens: int):
-    """Sampling ``tokens`` ids one at a time: rnnkit's LanguageModel.generate vs nn.LSTM called per token."""
-    lm = LanguageModel(V, H, num_layers=L).eval().to(DEVICE)
-    emb, lstm, head = (m.to(DEVICE) for m in (nn.Embedding(V, H), nn.LSTM(H, H, num_layers=L), nn.Linear(H, V)))
+def generation_pair(V: int, H: int, L: int, tokens: int, cell: str = "lstm"):
+    """Sampling ``tokens`` ids one at a time: rnnkit's LanguageModel.generate vs torch.nn's layer (LSTM or GRU)
+    called per token."""
+    lm = LanguageModel(V, H, num_layers=L, cell=cell).eval().to(DEVICE)
+    rnn = getattr(nn, cell.upper())(H, H, num_layers=L)
+    emb, rnn, head = (m.to(DEVICE) for m in (nn.Embedding(V, H), rnn, nn.Linear(H, V)))
     prime = torch.tensor([1], device=DEVICE)
 
     @torch.no_grad()
     def torch_generate():
         token, state = prime, None
         for _ in range(tokens):
-            y, state = lstm(emb(token).unsqueeze(0), state)
+            y, state = rnn(emb(token).unsqueeze(0), state)
             token = torch.multinomial(torch.softmax(head(y[0]), -1), 1)[:, 0]
 
     return (lambda: lm.generate(prime, tokens)), torch_generate
@@ -137,6 +139,10 @@ CONFIGS = {
                             "torch.nn.LSTM, PackedSequence"), lambda: packed_pair(256, 128, 32, 100), 3200),
     "generation": (Row("generation, LanguageModel LSTM 2×512, batch 1", 10.0, "torch.nn.LSTM per token"),
                    lambda: generation_pair(65, 512, 2, 200), 200),
+    # Not one of the engine's targets: shows the compiled GRU step against torch's own per-token GRU (which,
+    # unlike its LSTM, runs no oneDNN set-up per call), so its bar is only "faster".
+    "generation gru": (Row("extra: generation, LanguageModel GRU 2×512, batch 1", 1.0, "torch.nn.GRU per token"),
+                       lambda: generation_pair(65, 512, 2, 200, "gru"), 200),
 }
 
 

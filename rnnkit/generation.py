@@ -130,9 +130,9 @@ class Sampler:
 
     def from_output(self, a: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         """A draw from ``softmax((a Wᵀ + b) / temperature)`` for an output layer ``W`` (V, H), ``b`` (V,):
-        ``self(a Wᵀ + b)``. For one row in plain float32 sampling, where oneDNN's one-row GEMV applies
-        (:func:`rnnkit.engine.kernels.base.one_row_gemv`), the noise rides in the bias, ``argmax(a Wᵀ + b −
-        T log E)``, so a step is one GEMV and an argmax. Shapes: a (B, H) → ids (B,).
+        ``self(a Wᵀ + b)``. For one row in plain float32 sampling, where a one-row GEMV applies (the compiled
+        kernel or oneDNN's, :func:`rnnkit.engine.kernels.base.one_row_gemv`), the noise rides in the bias,
+        ``argmax(a Wᵀ + b − T log E)``, so a step is one GEMV and an argmax. Shapes: a (B, H) → ids (B,).
         """
         one_row = a.shape[0] == 1 and one_row_gemv(W)
         if not (one_row and self.plain and self.temperature > 0 and b is not None):

@@ -20,8 +20,10 @@ GEMMs and the elementwise gate kernels and nothing else:
   column is a contiguous row; cached on both keys);
 * **one kernel per layer** (the training kernel of :mod:`rnnkit.engine.kernels` for T = 1, bound once to
   these buffers by :meth:`Kernel.bind`): generation and training compute the same equations in the same
-  order; at batch 1 in float32 an LSTM's GEMV goes through oneDNN
-  (:func:`rnnkit.engine.kernels.base.one_row_linear`), the same products summed in another order.
+  order. At batch 1 in float32 a (peephole) LSTM layer's whole step is one call of the compiled kernel of
+  :mod:`rnnkit.engine.native` where it is built (the GEMV and the gate equations fused, on both cores),
+  else its GEMV goes through oneDNN (:func:`rnnkit.engine.kernels.base.one_row_linear`): the same products
+  summed in another order.
 
 Only without autograd (the cached weights are detached): when gradients are wanted, or under
 ``engine="reference"``, or for a cell the engine does not know, the stepper calls each cell's own forward.
@@ -38,6 +40,7 @@ import weakref
 import torch
 from torch import nn
 
+from rnnkit.engine import native
 from rnnkit.engine.kernels.base import one_row_gemv
 from rnnkit.engine.layout import fuse, kernel_class, supported
 
@@ -130,6 +133,13 @@ def cached_table(cell, embedding: nn.Embedding) -> torch.Tensor:
     return hit[1]
 
 
+def compiled_step(w: Weights, B: int) -> bool:
+    """Whether a layer steps through its compiled batch-1 kernel (:mod:`rnnkit.engine.native`): B = 1,
+    float32 on the CPU, a cell whose kernel names one, and the library built."""
+    return (B == 1 and w.kernel_class.native_step is not None and w.W.dtype == torch.float32
+            and w.W.device.type == "cpu" and native.available())
+
+
 def wants_grad(layer, inputs_require_grad: bool = False) -> bool:
     """Whether a step must build an autograd graph (grad mode on and an input or a parameter needs it)."""
     return torch.is_grad_enabled() and (inputs_require_grad or any(p.requires_grad for p in layer.parameters()))
@@ -197,18 +207,26 @@ class Stepper:
             in_rows = self.X if l == 0 else H
             start = 0 if l == 0 else self.X + (l - 1) * H                    # first row of layer l's input
             a = self.buf[start + in_rows:start + in_rows + H]                  # a^[l] (H, B)
-            stacked = w.kernel_class.stacked_input and not (l == 0 and table)
             xp = self.buf.new_zeros(1, w.W.shape[0], B)                       # the kernel writes over it
-            W = w.W if stacked else (w.W_h_alone if l == 0 and table else w.W_h)
+            table_layer = l == 0 and table
+            if table_layer:                                                    # W_x E[id] + b: a row per id
+                self.table_feed = self._table_feed(cached_table(cell, self.embedding), xp[0])
+            if compiled_step(w, B):                                            # the whole step in one call
+                W, v = (w.W_h_alone, a) if table_layer else (w.W, self.buf[start:start + in_rows + H])
+                base = xp[0] if table_layer or w.b is None else w.b            # table row, bias, or zeros
+                c = self.rest[0][l].view(-1) if self.rest else None
+                self.plans.append((None, native.bind_step(w.kernel_class.native_step, W, v.view(-1),
+                                                          base.view(-1), w.extra, a.view(-1), c)))
+                continue
+            stacked = w.kernel_class.stacked_input and not table_layer
+            W = w.W if stacked else (w.W_h_alone if table_layer else w.W_h)
             kernel = w.kernel_class(W, w.extra, xp, H)
             one_row = B == 1 and kernel.binds_one_row and one_row_gemv(W)
             read = self.buf[start:start + in_rows + H] if stacked else a      # [x; a<t-1>] or a<t-1>
             prev = (read, *(r[l] for r in self.rest))
             dest = (a, *(r[l] for r in self.rest))
             xp = xp[0]
-            if l == 0 and table:                                               # W_x E[id] + b: a row per id
-                self.table_feed, feed = self._table_feed(cached_table(cell, self.embedding), xp), None
-            elif stacked:                                                      # the GEMM reads [x; a] itself
+            if table_layer or stacked:                                         # the table or the GEMM feeds
                 feed = None
             else:
                 x_in = self.buf[start:start + in_rows]

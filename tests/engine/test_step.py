@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import rnnkit
-from rnnkit.engine import Stepper
+from rnnkit.engine import Stepper, native
 from rnnkit.engine import step as step_module
 from rnnkit.engine.kernels import base as kernels_base
 from rnnkit.models import LanguageModel
@@ -98,14 +98,26 @@ def test_generate_samples_like_the_reference_engine(cell):
     assert torch.equal(fast, slow)
 
 
-def test_batch_one_float32_steps_use_onednn_and_equal_forward():
-    """At B = 1 in float32 the LSTM's GEMVs and the output layer go through oneDNN (where torch has it):
-    the same function as the forward pass, to float32 rounding."""
+@pytest.fixture(params=["compiled", "oneDNN"])
+def one_row_kernels(request, monkeypatch):
+    """Each batch-1 GEMV path in turn: the compiled kernels (where built), then oneDNN's linear."""
+    if request.param == "oneDNN":
+        monkeypatch.setenv("RNNKIT_NATIVE", "0")
+    elif not native.available():
+        pytest.skip(f"no compiled kernels: {native.reason()}")
+    native.library.cache_clear()
+    yield request.param
+    native.library.cache_clear()
+
+
+def test_batch_one_float32_steps_equal_forward(one_row_kernels):
+    """At B = 1 in float32 the LSTM's steps and the output layer run through the compiled kernels or
+    oneDNN's linear: the same function as the forward pass, to float32 rounding."""
     torch.manual_seed(0)
     lm = LanguageModel(13, 64, num_layers=2, embedding_size=16).eval()
     ids = torch.randint(13, (1, 40))
     stepper = Stepper(lm.rnn, None, 1, embedding=lm.embedding)
-    if torch.backends.mkldnn.is_available():
+    if one_row_kernels == "compiled" or torch.backends.mkldnn.is_available():
         assert kernels_base.one_row_gemv(step_module.cached_weights(lm.rnn.cells[1]).W)
     with torch.no_grad():
         W, b = lm.head.W_ya, lm.head.b_y
@@ -116,7 +128,7 @@ def test_batch_one_float32_steps_use_onednn_and_equal_forward():
     torch.testing.assert_close(stepper.state()[1], c, atol=1e-5, rtol=1e-5)
 
 
-def test_one_row_linear_equals_a_matrix_product():
+def test_one_row_linear_equals_a_matrix_product(one_row_kernels):
     if not kernels_base.one_row_gemv(torch.ones(3, 4)):
         pytest.skip("this torch has no oneDNN linear")
     W, x, b = torch.randn(300, 70), torch.randn(1, 70), torch.randn(300)

@@ -19,6 +19,8 @@ import functools
 
 import torch
 
+from rnnkit.engine import native
+
 # One kernel each, written into a given buffer: grad * s * (1 - s) from s = σ(z), grad * (1 - t²) from
 # t = tanh(z). Called as f(grad, activation, grad_input=out).
 sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input
@@ -35,6 +37,8 @@ class Kernel:
     stacked_input = False
     # Whether :meth:`bind` can compute a batch-1 step's GEMV with :func:`one_row_linear`.
     binds_one_row = False
+    # The compiled batch-1 step computing the same equations (:func:`rnnkit.engine.native.bind_step`).
+    native_step: str | None = None
 
     def __init__(self, W_h: torch.Tensor, extra: torch.Tensor | None, xp: torch.Tensor, H: int | None = None):
         self.W_h = W_h                    # (G·H, H), or (G·H, X + H) stacked
@@ -99,19 +103,23 @@ class Kernel:
 
 
 def one_row_linear(x: torch.Tensor, W: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``x Wᵀ (+ bias)`` for one row ``x`` (1, K) and a contiguous W (N, K), by oneDNN: a new (1, N) tensor.
+    """``x Wᵀ (+ bias)`` for one row ``x`` (1, K) and a contiguous W (N, K): a new (1, N) tensor.
 
-    A batch-1 step's GEMV is memory-bound, and oneDNN's kernel streams the weights faster than ``torch.mm``
-    (MKL) does: on the 2-core AVX2 development machine 201 against 336 µs for a (2048, 1536) float32 matrix,
-    against 137 µs for merely summing it. Both are float32, summed in different orders. Only where
+    A batch-1 step's GEMV is memory-bound, and both kernels used here stream the weights faster than
+    ``torch.mm`` (MKL) does: the compiled one (:mod:`rnnkit.engine.native`) where it is built, else oneDNN's
+    linear (on the 2-core AVX2 development machine 201 against 336 µs for a (2048, 1536) float32 matrix,
+    against 137 µs for merely summing it). All float32, summed in different orders. Only where
     :func:`one_row_gemv` says so."""
+    if native.available():
+        return native.linear_row(x, W, bias)
     return torch.ops.mkldnn._linear_pointwise(x, W, bias, "none", [], "")
 
 
 def one_row_gemv(W: torch.Tensor) -> bool:
     """Whether a batch-1 step can compute ``x Wᵀ`` with :func:`one_row_linear`: a contiguous float32 CPU
-    ``W``, and a torch whose oneDNN linear is there and agrees with ``torch.mm``."""
-    return W.device.type == "cpu" and W.dtype == torch.float32 and W.is_contiguous() and _one_row_linear_works()
+    ``W``, and the compiled kernels, or a torch whose oneDNN linear is there and agrees with ``torch.mm``."""
+    return (W.device.type == "cpu" and W.dtype == torch.float32 and W.is_contiguous()
+            and (native.available() or _one_row_linear_works()))
 
 
 @functools.cache
@@ -120,7 +128,8 @@ def _one_row_linear_works() -> bool:
         return False
     W, x = torch.linspace(-1, 1, 12).view(3, 4), torch.tensor([[1.0, 2.0, -1.0, 0.5]])
     try:
-        return torch.allclose(one_row_linear(x, W, torch.ones(3)), x.mm(W.t()) + 1, atol=1e-6)
+        out = torch.ops.mkldnn._linear_pointwise(x, W, torch.ones(3), "none", [], "")
+        return torch.allclose(out, x.mm(W.t()) + 1, atol=1e-6)
     except (AttributeError, RuntimeError):            # an op missing from this torch build
         return False
 

@@ -35,6 +35,8 @@ def pairs(buf: torch.Tensor, H: int):
 class SimpleGRUKernel(Kernel):
     """Layout (u, c): ``Γu = σ(z_u)``, ``c̃ = tanh(z_c)``, z = xp + W_h c<t-1>."""
 
+    native_step = "gru_simple"
+
     def __init__(self, W_h, extra, xp, H=None):
         super().__init__(W_h, extra, xp, H)
         self.G = xp                              # [Γu; c̃], written over the pre-activations
@@ -64,6 +66,8 @@ class GRUKernel(Kernel):
     Backward, besides K_u and K_c: ``d(Γr c<t-1>) = W_ccᵀ dz_c``, ``dz_r = d(Γr c<t-1>) K_r`` with
     ``K_r = Γr (1 − Γr) c<t-1>``, and ``dc<t-1> = dc (1 − Γu) + d(Γr c<t-1>) Γr + W_ruᵀ dz_ru``.
     """
+
+    native_step = "gru"
 
     def __init__(self, W_h, extra, xp, H=None):
         super().__init__(W_h, extra, xp, H)
@@ -113,6 +117,8 @@ class GRUResetAfterKernel(Kernel):
     Backward, with ``n = W_cc c<t-1> + b_cc``: ``dz_r = dz_c n Γr (1 − Γr)``, ``dn = dz_c Γr``, so all three
     gates are ``dz = dc K`` with ``K_r = K_c n Γr (1 − Γr)``.
     """
+
+    native_step = "gru_reset_after"
 
     def __init__(self, W_h, extra, xp, H=None):
         super().__init__(W_h, extra, xp, H)

@@ -21,6 +21,7 @@ from rnnkit.engine.kernels.base import Kernel, mm_into, one_row_linear, sigmoid_
 class LSTMKernel(Kernel):
     state_names = ("a", "c")
     stacked_input = True
+    native_step = "lstm"                         # with peepholes too: ``extra`` is P
 
     def __init__(self, W_h, extra, xp, H=None):
         super().__init__(W_h, extra, xp, H)

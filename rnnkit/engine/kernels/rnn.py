@@ -12,6 +12,7 @@ from rnnkit.engine.kernels.base import Kernel, mm_into
 
 class RNNTanhKernel(Kernel):
     stacked_input = True
+    native_step = "rnn_tanh"
 
     def step(self, t, xp_t, prev, dest):
         torch.tanh(xp_t.addmm_(self.W_h, prev[0]), out=dest[0])               # a<t> = tanh(z)
@@ -30,6 +31,8 @@ class RNNTanhKernel(Kernel):
 
 
 class RNNReLUKernel(RNNTanhKernel):
+    native_step = "rnn_relu"
+
     def step(self, t, xp_t, prev, dest):
         torch.clamp_min(xp_t.addmm_(self.W_h, prev[0]), 0, out=dest[0])      # a<t> = relu(z)
 

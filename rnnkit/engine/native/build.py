@@ -1,0 +1,140 @@
+"""Compiling and loading ``step.c``, rnnkit's batch-1 generation kernels, on first use.
+
+The library is built once per machine with the C compiler found on the ``PATH`` (``$CC``, else ``cc``,
+``gcc``, ``clang``), for this CPU (``-march=native``) and with OpenMP where the compiler has it, and cached
+under ``$RNNKIT_CACHE`` (default ``$XDG_CACHE_HOME/rnnkit``, else ``~/.cache/rnnkit``) in a file named by
+a hash of the source, the compiler, the flags and the CPU, written atomically (two processes may build at
+once). It is loaded with :mod:`ctypes` and used only after a probe agrees with torch on a small problem.
+
+Without a compiler, on a failed build or probe, or with ``RNNKIT_NATIVE=0``, :func:`library` returns
+``None`` and generation runs on torch's kernels alone, slower and with the same results to float32
+rounding; :func:`reason` says why.
+
+OpenMP: linked as ``libgomp.so.1``, the name torch's own copy of GNU OpenMP carries, so in a process that
+has imported torch the loader hands this library torch's runtime and both share one thread pool.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("step.c")
+# Tried in order; the first that compiles wins.
+FLAG_SETS = (
+    ("-O3", "-march=native", "-fopenmp"),
+    ("-O3", "-march=native", "-fopenmp-simd"),
+    ("-O3", "-fopenmp-simd"),
+)
+_COMMON = ("-shared", "-fPIC", "-std=c99")
+
+_VOID, _INT = ctypes.c_void_p, ctypes.c_int
+_SIGNATURES = {
+    "rnnkit_lstm_step": [_VOID] * 8 + [_INT] * 3,
+    "rnnkit_gru_step": [_VOID] * 6 + [_INT] * 4,
+    "rnnkit_rnn_step": [_VOID] * 5 + [_INT] * 4,
+    "rnnkit_linear_row": [_VOID] * 4 + [_INT] * 3,
+}
+
+_reason = "not tried yet"
+
+
+def reason() -> str:
+    """Why :func:`library` is ``None`` (or ``"loaded"``)."""
+    return _reason
+
+
+def cache_dir() -> Path:
+    if os.environ.get("RNNKIT_CACHE"):
+        return Path(os.environ["RNNKIT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnkit"
+
+
+def compiler() -> str | None:
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _cpu() -> str:
+    """What ``-march=native`` compiles for: the CPU's model and feature flags."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [line for line in f if line.startswith(("model name", "flags", "Features"))]
+        return "".join(sorted(set(lines)))
+    except OSError:
+        return platform.processor() + platform.machine()
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The compiled kernels, built and probed on the first call; ``None`` where they cannot be used."""
+    global _reason
+    if os.environ.get("RNNKIT_NATIVE", "1") == "0":
+        _reason = "disabled by RNNKIT_NATIVE=0"
+        return None
+    if not sys.platform.startswith(("linux", "darwin")):
+        _reason = f"not built on {sys.platform}"
+        return None
+    cc = compiler()
+    if cc is None:
+        _reason = "no C compiler found (set CC, or install gcc or clang)"
+        return None
+    source = SOURCE.read_bytes()
+    errors = []
+    for flags in FLAG_SETS:
+        key = hashlib.sha256(b"\0".join([source, cc.encode(), " ".join(flags).encode(), _cpu().encode()]))
+        path = cache_dir() / f"step-{key.hexdigest()[:16]}.so"
+        if not path.exists():
+            error = _compile(cc, flags, path)
+            if error:
+                errors.append(f"{' '.join(flags)}: {error}")
+                continue
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError as e:
+            errors.append(f"loading {path}: {e}")
+            continue
+        for name, argtypes in _SIGNATURES.items():
+            fn = getattr(lib, name)
+            fn.argtypes, fn.restype = argtypes, None
+        from rnnkit.engine.native.probe import agrees
+
+        if not agrees(lib):
+            errors.append(f"{path} disagrees with torch on a probe")
+            continue
+        _reason = "loaded"
+        return lib
+    _reason = "build failed: " + "; ".join(errors)
+    return None
+
+
+def _compile(cc: str, flags: tuple[str, ...], path: Path) -> str | None:
+    """Build ``path`` (atomically); an error message, or None."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        return f"cannot write to {path.parent}: {e} (set RNNKIT_CACHE to a writable folder)"
+    try:
+        done = subprocess.run([cc, *flags, *_COMMON, str(SOURCE), "-o", tmp, "-lm"],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            return (done.stderr.strip().splitlines() or ["failed"])[-1]
+        os.replace(tmp, path)
+        return None
+    except (OSError, subprocess.SubprocessError) as e:
+        return str(e)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,76 @@
+"""Python faces of the compiled kernels (:mod:`rnnkit.engine.native.build`): checked once, then cheap.
+
+Every tensor must be a contiguous float32 CPU tensor; a bound step keeps references to the tensors whose
+addresses it holds, so they outlive it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnkit.engine.native.build import library
+
+# The compiled steps, by the name a kernel class gives in ``native_step``: (gates G, GRU form).
+STEPS = {
+    "lstm": (4, None),
+    "gru_simple": (2, 0),
+    "gru": (3, 1),
+    "gru_reset_after": (3, 2),
+    "rnn_tanh": (1, None),
+    "rnn_relu": (1, None),
+}
+
+
+def available() -> bool:
+    """Whether the compiled kernels are built, loaded and agree with torch (:func:`library`)."""
+    return library() is not None
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    if t is None:
+        return None
+    if t.dtype != torch.float32 or t.device.type != "cpu" or not t.is_contiguous():
+        raise ValueError(f"the compiled kernels take contiguous float32 CPU tensors, got {t.dtype} on {t.device}"
+                         f"{'' if t.is_contiguous() else ', not contiguous'}")
+    return t.data_ptr()
+
+
+def bind_step(kind: str, W: torch.Tensor, v: torch.Tensor, base: torch.Tensor, extra: torch.Tensor | None,
+              a_out: torch.Tensor, c: torch.Tensor | None = None, lib=None):
+    """A function of no arguments that runs one batch-1 step of one layer (``step.c``) on these buffers:
+    ``z = W v + base``, then the cell ``kind`` (a key of :data:`STEPS`) writes ``a_out`` (and ``c``).
+
+    Shapes, with K = X + H: W (G·H, K) = ``[W_x | W_h]`` in the engine's gate layout; v (K) = ``[x<t>;
+    a<t-1>]`` (X = 0 when ``base`` holds the input projection already, a table row); base (G·H): the bias
+    or those pre-activations; ``extra``: the peepholes P (3, H) of an LSTM, ``b_cc`` (H) of a GRU with
+    the reset after, else None; a_out (H), which may be ``v[X:]``; ``c`` (H): an LSTM's cell state, read
+    and written. ``lib``: the library to call (default :func:`library`)."""
+    gates, form = STEPS[kind]
+    H, K = a_out.numel(), v.numel()
+    if (W.shape != (gates * H, K) or base.numel() != gates * H or K < H or (kind == "lstm") != (c is not None)
+            or (c is not None and c.numel() != H)):
+        raise ValueError(f"{kind} step shapes disagree: W {tuple(W.shape)}, v {K}, base {base.numel()}, H {H}")
+    lib = lib or library()
+    threads = torch.get_num_threads
+    if kind == "lstm":
+        keep, ints, fn = (W, v, base, extra, c, c, a_out, torch.empty(H)), (H, K), lib.rnnkit_lstm_step
+    elif kind.startswith("gru"):
+        keep, ints, fn = (W, v, base, extra, a_out, torch.empty(4 * H)), (H, K - H, form), lib.rnnkit_gru_step
+    else:
+        keep, ints, fn = (W, v, base, a_out, torch.empty(H)), (H, K, kind == "rnn_relu"), lib.rnnkit_rnn_step
+    args = tuple(_ptr(t) for t in keep) + ints
+
+    def step(_keep=keep):
+        fn(*args, threads())
+    step.compiled = True
+    return step
+
+
+def linear_row(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None = None, lib=None) -> torch.Tensor:
+    """``x Wᵀ (+ b)`` for one row: x (1, K), W (N, K), b (N,) → a new (1, N) tensor."""
+    N, K = W.shape
+    if x.numel() != K or (b is not None and b.numel() != N):
+        raise ValueError(f"linear_row: x has {x.numel()} values and W is {tuple(W.shape)}")
+    out = torch.empty(1, N)
+    (lib or library()).rnnkit_linear_row(_ptr(W), _ptr(x), _ptr(b), out.data_ptr(), N, K, torch.get_num_threads())
+    return out

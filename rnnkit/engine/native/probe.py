@@ -1,0 +1,37 @@
+"""The check a freshly loaded library passes before it is used: every compiled step against the torch
+kernel it replaces (:mod:`rnnkit.engine.kernels`), on a small problem with odd sizes."""
+
+from __future__ import annotations
+
+import torch
+
+
+def agrees(lib) -> bool:
+    from rnnkit.engine import kernels
+    from rnnkit.engine.native.calls import bind_step, linear_row
+
+    g = torch.Generator().manual_seed(0)
+    H, X = 5, 3
+    cases = [(kernels.LSTMKernel, False), (kernels.PeepholeLSTMKernel, True), (kernels.SimpleGRUKernel, False),
+             (kernels.GRUKernel, False), (kernels.GRUResetAfterKernel, True), (kernels.RNNTanhKernel, False),
+             (kernels.RNNReLUKernel, False)]
+    for cls, has_extra in cases:
+        G = {"lstm": 4, "gru_simple": 2, "rnn_tanh": 1, "rnn_relu": 1}.get(cls.native_step, 3)
+        W, b = torch.randn(G * H, X + H, generator=g), torch.randn(G * H, generator=g)
+        v = torch.randn(X + H, generator=g)
+        extra = torch.randn(3 if cls.native_step == "lstm" else 1, H, generator=g).squeeze(0) if has_extra else None
+        states = [torch.randn(H, generator=g) for _ in cls.state_names]
+        # torch: the training kernel for T = 1, fed the way the engine feeds it (stacked or not)
+        xp = (b + (0 if cls.stacked_input else W[:, :X] @ v[:X])).view(1, -1, 1).clone()
+        kernel = cls(W if cls.stacked_input else W[:, X:].contiguous(), extra, xp, H)
+        read = v.view(-1, 1) if cls.stacked_input else v[X:].view(-1, 1)
+        want = [torch.empty(H, 1) for _ in states]
+        kernel.step(0, xp[0], (read, *(s.view(-1, 1) for s in states[1:])), tuple(want))
+        # compiled
+        v_c, c = v.clone(), (states[1].clone() if cls.native_step == "lstm" else None)
+        bind_step(cls.native_step, W, v_c, b, extra, v_c[X:], c, lib=lib)()
+        got = [v_c[X:], *([c] if c is not None else [])]
+        if not all(torch.allclose(u.view(-1), w.view(-1), atol=1e-5) for u, w in zip(got, want)):
+            return False
+    W, x = torch.randn(7, H, generator=g), torch.randn(1, H, generator=g)
+    return torch.allclose(linear_row(x, W, None, lib=lib), x @ W.t(), atol=1e-5)

@@ -1,0 +1,145 @@
+"""The compiled batch-1 kernels (rnnkit/engine/native): each against the equations written with torch, the
+stepper that uses them against the forward pass, the build cache, and the fall-back to torch's kernels."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from rnnkit.engine import Stepper, native
+from rnnkit.engine.native import build
+from rnnkit.models import LanguageModel
+from tests.conftest import LAYER_CLASS, run_layer
+
+needs_compiler = pytest.mark.skipif(build.compiler() is None, reason="no C compiler on this machine")
+
+
+@pytest.fixture
+def fresh_build(monkeypatch, tmp_path):
+    """``library()`` built afresh into an empty cache under this test's environment."""
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path))
+    build.library.cache_clear()
+    yield tmp_path
+    build.library.cache_clear()
+
+
+@needs_compiler
+def test_the_kernels_build_here():
+    assert native.available(), native.reason()
+    assert native.reason() == "loaded"
+
+
+@needs_compiler
+@pytest.mark.parametrize("N, K", [(1, 1), (7, 5), (65, 512), (1001, 40)])
+@pytest.mark.parametrize("bias", [False, True])
+def test_linear_row_equals_a_matrix_product(N, K, bias):
+    W, x, b = torch.randn(N, K), torch.randn(1, K), torch.randn(N) if bias else None
+    want = x.double() @ W.double().t() + (b.double() if bias else 0)
+    torch.testing.assert_close(native.linear_row(x, W, b), want.float(), atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
+def test_kernels_refuse_what_they_cannot_read():
+    W, x = torch.randn(8, 4), torch.randn(1, 4)
+    with pytest.raises(ValueError, match="float32"):
+        native.linear_row(x.double(), W.double())
+    with pytest.raises(ValueError, match="not contiguous"):
+        native.linear_row(x, torch.randn(4, 8).t())
+    with pytest.raises(ValueError, match="shapes"):
+        native.bind_step("lstm", torch.randn(8, 3), torch.randn(3), torch.randn(8), None, torch.randn(2),
+                         torch.randn(2)[:1])
+    with pytest.raises(ValueError, match="shapes"):                    # an LSTM needs its cell state
+        native.bind_step("lstm", torch.randn(8, 3), torch.randn(3), torch.randn(8), None, torch.randn(2))
+
+
+def by_hand(layer, x):
+    """The layer's outputs from the notes' equations (tests/conftest.py), in float64: x (T, 1, X)."""
+    outputs, final = run_layer(copy.deepcopy(layer).double(), x.double())
+    return outputs.float(), tuple(s.float() for s in final)
+
+
+@needs_compiler
+@pytest.mark.parametrize("H, X", [(5, 3), (130, 140)])                # one thread, and both cores
+def test_batch_one_stepper_runs_compiled_and_equals_the_equations(cell_spec, H, X):
+    """Two layers at B = 1 in float32, every cell form: each layer steps through its compiled kernel, and the
+    stream equals the equations, also after an in-place update of every parameter mid-stream."""
+    cls, options = cell_spec
+    layer = LAYER_CLASS[cls](X, H, num_layers=2, **options)
+    with torch.no_grad():                                           # out of every nonlinearity's linear region
+        for p in layer.parameters():
+            p.mul_(2.0)
+    x = torch.randn(8, 1, X)
+    with torch.no_grad():
+        stepper = Stepper(layer, None, 1)
+        assert all(getattr(step, "compiled", False) for _, step in stepper.plans)
+        tops = [stepper.step(x[t]).clone() for t in range(4)]
+        early, state = by_hand(layer, x[:4])
+        for p in layer.parameters():
+            p.mul_(0.9)
+        tops += [stepper.step(x[t]).clone() for t in range(4, 8)]
+    late, _ = run_layer(copy.deepcopy(layer).double(), x[4:].double(), tuple(s.double() for s in state))
+    torch.testing.assert_close(torch.stack(tops), torch.cat([early, late.float()]), atol=2e-5, rtol=1e-5)
+
+
+@needs_compiler
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_language_model_streams_compiled_from_its_table(cell):
+    """With an embedding, layer 1 reads its input projection from the table and steps compiled: the logits
+    of a stepped stream equal one forward call."""
+    lm = LanguageModel(13, 48, num_layers=2, cell=cell, embedding_size=16).eval()
+    ids = torch.randint(13, (1, 20))
+    with torch.no_grad():
+        stepper = Stepper(lm.rnn, None, 1, embedding=lm.embedding)
+        assert all(getattr(step, "compiled", False) for _, step in stepper.plans)
+        stepped = torch.stack([lm.head(stepper.step_ids(ids[:, t])) for t in range(20)], 1)
+        logits, _ = lm(ids)
+    torch.testing.assert_close(stepped, logits, atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
+def test_the_build_is_cached_and_atomic(fresh_build, monkeypatch):
+    assert native.available()
+    built = list(fresh_build.iterdir())
+    assert len(built) == 1 and built[0].suffix == ".so"                # no temporary file left behind
+    build.library.cache_clear()
+    monkeypatch.setattr(build, "_compile", lambda *a: pytest.fail("compiled again despite the cache"))
+    assert native.available()
+
+
+def _generation_without_kernels():
+    torch.manual_seed(0)
+    lm = LanguageModel(11, 32, num_layers=2).eval()
+    prime = torch.tensor([1, 2])
+    with torch.no_grad():
+        stepper = Stepper(lm.rnn, None, 1, embedding=lm.embedding)
+        assert not any(getattr(step, "compiled", False) for _, step in stepper.plans)
+        tops = torch.stack([stepper.step_ids(prime[t:t + 1]).clone() for t in range(2)])
+        y, _ = lm.rnn(lm.embedding(prime.view(1, 2)))                 # the model's layer is batch-first
+    torch.testing.assert_close(tops.transpose(0, 1), y, atol=1e-5, rtol=1e-5)
+    assert lm.generate(prime, 10, generator=torch.Generator().manual_seed(0)).shape == (10,)
+
+
+def test_disabled_by_the_environment_falls_back_to_torch(fresh_build, monkeypatch):
+    monkeypatch.setenv("RNNKIT_NATIVE", "0")
+    assert not native.available() and "RNNKIT_NATIVE=0" in native.reason()
+    _generation_without_kernels()
+
+
+def test_a_failing_compiler_falls_back_to_torch_and_leaves_no_files(fresh_build, monkeypatch):
+    monkeypatch.setenv("CC", "false")                                 # a "compiler" that always fails
+    assert not native.available()
+    assert native.reason().startswith("build failed")
+    assert list(fresh_build.iterdir()) == []
+    _generation_without_kernels()
+
+
+def test_an_unwritable_cache_says_where_to_build(monkeypatch):
+    monkeypatch.setenv("RNNKIT_CACHE", "/proc/rnnkit-cannot-be-here")
+    build.library.cache_clear()
+    try:
+        if build.compiler() is not None:
+            assert not native.available() and "RNNKIT_CACHE" in native.reason()
+    finally:
+        build.library.cache_clear()
