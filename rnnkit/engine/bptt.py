@@ -53,8 +53,9 @@ class Recurrence(torch.autograd.Function):
         xp_t = xp.unbind(0)
         prev_t, new_t = list(zip(*(s.unbind(0) for s in before))), list(zip(*(s.unbind(0) for s in after)))
         if live is None:
-            for t in steps:
-                kernel.step(t, xp_t[t], prev_t[t], new_t[t])
+            if not kernel.forward_loop(S, reverse):                             # else compiled, all steps
+                for t in steps:
+                    kernel.step(t, xp_t[t], prev_t[t], new_t[t])
             outputs.copy_(after[0].transpose(1, 2))                             # all steps in one copy
         else:
             new = tuple(torch.empty_like(buf[0]) for buf in S)
@@ -89,8 +90,9 @@ class Recurrence(torch.autograd.Function):
         if live is None:
             if d_out is not None:
                 d_state[0] = d_out_t[order[0]].add_(d_state[0])
-            d_state = tuple(d_state)
-            for t, t_next in zip(order, [*order[1:], None]):
+            compiled = kernel.backward_loop(d_out, d_state, reverse)           # all steps at once, or None
+            d_state = tuple(d_state) if compiled is None else compiled
+            for t, t_next in zip(order, [*order[1:], None]) if compiled is None else ():
                 d_state = kernel.back(t, d_state, None if t_next is None else d_out_t[t_next])
         else:
             for t in order:

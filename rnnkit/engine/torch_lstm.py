@@ -17,14 +17,28 @@ import warnings
 import torch
 
 from rnnkit.cells import LSTMCell
+from rnnkit.engine import native
 
 # torch.nn.LSTM's gate order, written with rnnkit's gate names.
 TORCH_LSTM_GATES = ("u", "f", "c", "o")
 
 
+# Up to this hidden size a float32 CPU LSTM trains faster on rnnkit's compiled loops (train.c) than on
+# oneDNN's kernel (measured on a 2-core AVX2 CPU: 2×128 about 1.1× faster; 2×512 about 0.94×).
+COMPILED_MAX_HIDDEN = 256
+
+
 def lends_to_torch(cell, lengths: torch.Tensor | None) -> bool:
-    """Whether :func:`run_torch_lstm` computes ``cell`` exactly: a plain built-in LSTM, no padding."""
-    return type(cell) is LSTMCell and not cell.peephole and lengths is None
+    """Whether :func:`run_torch_lstm` computes ``cell`` exactly (a plain built-in LSTM, no padding) and is
+    the faster engine for it (not a small float32 CPU cell that the compiled loops take)."""
+    return type(cell) is LSTMCell and not cell.peephole and lengths is None and not compiled_is_faster(cell)
+
+
+def compiled_is_faster(cell) -> bool:
+    """A float32 CPU LSTM of hidden size ≤ :data:`COMPILED_MAX_HIDDEN`, with the compiled loops built."""
+    W = cell.W_u
+    return (cell.hidden_size <= COMPILED_MAX_HIDDEN and W.dtype == torch.float32 and W.device.type == "cpu"
+            and native.training_loops() is not None)
 
 
 def torch_lstm_weights(cell) -> list[torch.Tensor]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 import rnnkit
-from rnnkit.engine import engine_for
+from rnnkit.engine import engine_for, native
+from rnnkit.engine.torch_lstm import COMPILED_MAX_HIDDEN
 
 
 class CountingCell(rnnkit.GRUCell):
@@ -19,7 +20,9 @@ class CountingCell(rnnkit.GRUCell):
 
 
 def test_built_in_cells_take_the_fast_path():
-    cases = [(rnnkit.LSTM(3, 4), None, "torch"), (rnnkit.LSTM(3, 4), torch.tensor([2]), "fused"),
+    small_lstm = "fused" if native.training_loops() is not None else "torch"   # the compiled loops, if built
+    cases = [(rnnkit.LSTM(3, 4), None, small_lstm), (rnnkit.LSTM(3, 4, dtype=torch.float64), None, "torch"),
+             (rnnkit.LSTM(3, COMPILED_MAX_HIDDEN + 1), None, "torch"), (rnnkit.LSTM(3, 4), torch.tensor([2]), "fused"),
              (rnnkit.LSTM(3, 4, peephole=True), None, "fused"), (rnnkit.GRU(3, 4), None, "fused"),
              (rnnkit.GRU(3, 4, reset_after=True), None, "fused"), (rnnkit.SimpleGRU(3, 4), None, "fused"),
              (rnnkit.RNN(3, 4, nonlinearity="relu"), None, "fused")]
@@ -48,11 +51,11 @@ def test_user_written_cell_falls_back_to_the_reference_loop():
 
 
 def test_plain_lstm_runs_on_torch_kernel_and_equals_reference():
-    layer = rnnkit.LSTM(3, 4, num_layers=2, bidirectional=True)
+    layer = rnnkit.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=torch.float64)   # float64: never compiled
     calls = []
     for cell in layer.cells:
         cell.register_forward_hook(lambda *args: calls.append(1))
-    x = torch.randn(6, 2, 3, requires_grad=True)
+    x = torch.randn(6, 2, 3, requires_grad=True, dtype=torch.float64)
     y, (a, c) = layer(x)
     assert calls == []
     assert "Recurrence" not in str(a.grad_fn.next_functions)

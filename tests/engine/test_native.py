@@ -8,6 +8,7 @@ import copy
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.engine import Stepper, native
 from rnnkit.engine.native import build
 from rnnkit.models import LanguageModel
@@ -20,9 +21,9 @@ needs_compiler = pytest.mark.skipif(build.compiler() is None, reason="no C compi
 def fresh_build(monkeypatch, tmp_path):
     """``library()`` built afresh into an empty cache under this test's environment."""
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path))
-    build.library.cache_clear()
+    native.reset()
     yield tmp_path
-    build.library.cache_clear()
+    native.reset()
 
 
 @needs_compiler
@@ -103,7 +104,7 @@ def test_the_build_is_cached_and_atomic(fresh_build, monkeypatch):
     assert native.available()
     built = list(fresh_build.iterdir())
     assert len(built) == 1 and built[0].suffix == ".so"                # no temporary file left behind
-    build.library.cache_clear()
+    native.reset()
     monkeypatch.setattr(build, "_compile", lambda *a: pytest.fail("compiled again despite the cache"))
     assert native.available()
 
@@ -137,9 +138,48 @@ def test_a_failing_compiler_falls_back_to_torch_and_leaves_no_files(fresh_build,
 
 def test_an_unwritable_cache_says_where_to_build(monkeypatch):
     monkeypatch.setenv("RNNKIT_CACHE", "/proc/rnnkit-cannot-be-here")
-    build.library.cache_clear()
+    native.reset()
     try:
         if build.compiler() is not None:
             assert not native.available() and "RNNKIT_CACHE" in native.reason()
     finally:
-        build.library.cache_clear()
+        native.reset()
+
+
+@needs_compiler
+@pytest.mark.parametrize("peephole", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("H, B", [(6, 3), (64, 40)])                  # one thread, and both cores
+def test_compiled_training_loops_equal_the_reference_loop(monkeypatch, peephole, bidirectional, H, B):
+    """A float32 CPU LSTM small enough for the compiled loops (plain and peephole; each direction; carried
+    state): outputs, final state and every gradient equal the plain loop over the cell."""
+    assert native.training_loops() is not None                         # built and probed before counting
+    calls = []
+
+    def counted(name, run):
+        return lambda *args: (calls.append(name), run(*args))
+    for name in ("lstm_forward", "lstm_backward"):
+        monkeypatch.setattr(native, name, counted(name, getattr(native, name)))
+    layer = rnnkit.LSTM(5, H, num_layers=2, bidirectional=bidirectional, peephole=peephole)
+    x = torch.randn(7, B, 5, requires_grad=True)
+    state = tuple(torch.randn(2 * (1 + bidirectional), B, H, requires_grad=True) for _ in range(2))
+    inputs = [x, *state, *layer.parameters()]
+
+    def run():
+        y, (a, c) = layer(x, state)
+        return [y, a, c, *torch.autograd.grad((y * y.detach().cos()).sum() + a.sum() + (c * c).sum(), inputs)]
+    got = run()
+    assert calls.count("lstm_forward") == calls.count("lstm_backward") == 2 * (1 + bidirectional)
+    layer.engine = "reference"
+    for u, w in zip(got, run()):
+        torch.testing.assert_close(u, w, atol=2e-5, rtol=1e-4)
+
+
+@needs_compiler
+def test_probing_leaves_the_random_stream_alone():
+    """Building and probing the kernels (which makes cells) must not move torch's global generator: exact
+    resume relies on it."""
+    native.reset()
+    before = torch.get_rng_state()
+    assert native.available() and native.training_loops() is not None
+    assert torch.equal(torch.get_rng_state(), before)

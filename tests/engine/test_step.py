@@ -105,9 +105,9 @@ def one_row_kernels(request, monkeypatch):
         monkeypatch.setenv("RNNKIT_NATIVE", "0")
     elif not native.available():
         pytest.skip(f"no compiled kernels: {native.reason()}")
-    native.library.cache_clear()
+    native.reset()
     yield request.param
-    native.library.cache_clear()
+    native.reset()
 
 
 def test_batch_one_float32_steps_equal_forward(one_row_kernels):

@@ -72,6 +72,19 @@ class Kernel:
             step()
         return run
 
+    def forward_loop(self, S: list, reverse: bool) -> bool:
+        """Run every step at once, where a compiled loop computes this kernel (no padding): ``S[i]`` (T + 1,
+        H, B) holds state i at the step boundaries, the initial one filled in. False: the caller loops over
+        :meth:`step`."""
+        return False
+
+    def backward_loop(self, d_out: torch.Tensor | None, d_state: list, reverse: bool) -> tuple | None:
+        """Every step of :meth:`back` at once, where a compiled loop exists (after :meth:`start_backward`):
+        ``d_out`` (T, H, B) the outputs' gradients (completed in place, like the caller's loop does) or None,
+        ``d_state`` the final state's gradients (own buffers, overwritten); returns the initial state's.
+        None: the caller loops over :meth:`back`."""
+        return None
+
     def back(self, t: int, d_new: tuple, acc: torch.Tensor | None) -> tuple:
         """Step t in reverse: from the gradient of the new state, fill ``dZ[t]`` and return the gradient
         of the previous state through the cell (what it needs of the states, :meth:`start_backward` has

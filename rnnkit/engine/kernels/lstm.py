@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from rnnkit.engine import native
 from rnnkit.engine.kernels.base import Kernel, mm_into, one_row_linear, sigmoid_backward, tanh_backward
 
 
@@ -27,6 +28,26 @@ class LSTMKernel(Kernel):
         super().__init__(W_h, extra, xp, H)
         self.G = xp                              # [Γu; Γf; Γo; c̃], written over the pre-activations
         self.TC = self.buffer(self.H)            # tanh(c<t>)
+        # float32 on the CPU: the whole loop each way in one call of the compiled loops (train.c), same
+        # buffers and equations; only for an un-stacked W_h (training), never for the stepper's [W_x | W_h].
+        self.compiled = self.H == self.W_h.shape[1] and native.loops_take(self.W_h, xp)
+        self.looped = False                      # the forward ran compiled, so the backward does too
+
+    def forward_loop(self, S, reverse):
+        if not self.compiled:
+            return False
+        native.lstm_forward(self.W_h, self.extra, self.G, S[0], S[1], self.TC, reverse)
+        self.looped = True
+        return True
+
+    def backward_loop(self, d_out, d_state, reverse):
+        if not self.looped:
+            return None
+        da, dc = d_state
+        da_0 = torch.empty_like(da)
+        native.lstm_backward(self.W_h, self.extra, self.G, self.K, self.K_a_all, self.dZ, d_out, da, dc, da_0,
+                             reverse)
+        return da_0, dc
 
     def peephole(self, z, c_prev):
         """Add ``P * c<t-1>`` to the three sigmoid gates (only with peepholes)."""
@@ -78,12 +99,15 @@ class LSTMKernel(Kernel):
         H, G, TC, c_prev = self.H, self.G, self.TC, prev[1]
         gamma_u, gamma_o, c_tilde = G[:, :H], G[:, 2 * H:3 * H], G[:, 3 * H:]
         # The factors of every step at once (see the module docstring): dz = [dc'; dc'; da; dc'] * K.
-        K = torch.empty_like(G)
+        K = self.K = torch.empty_like(G)
         sigmoid_backward(c_tilde, gamma_u, grad_input=K[:, :H])                 # ∂z_u: c̃ Γu (1 − Γu)
         sigmoid_backward(c_prev, G[:, H:2 * H], grad_input=K[:, H:2 * H])       # ∂z_f: c<t-1> Γf (1 − Γf)
         sigmoid_backward(TC, gamma_o, grad_input=K[:, 2 * H:3 * H])             # ∂z_o: tanh(c<t>) Γo (1 − Γo)
         tanh_backward(gamma_u, c_tilde, grad_input=K[:, 3 * H:])                # ∂z_c: Γu (1 − c̃²)
-        self.K_a = tanh_backward(gamma_o, TC, grad_input=torch.empty_like(TC)).unbind(0)   # Γo (1 − tanh²(c<t>))
+        self.K_a_all = tanh_backward(gamma_o, TC, grad_input=torch.empty_like(TC))   # Γo (1 − tanh²(c<t>))
+        if self.looped:                                                         # the loop reads K whole
+            return
+        self.K_a = self.K_a_all.unbind(0)
         self.K_uf, self.K_o, self.K_c = (K[:, :2 * H].unflatten(1, (2, H)).unbind(0), K[:, 2 * H:3 * H].unbind(0),
                                          K[:, 3 * H:].unbind(0))
         dZ = self.dZ

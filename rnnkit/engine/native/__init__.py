@@ -1,6 +1,24 @@
-"""Compiled batch-1 kernels for generation (``step.c``), built on first use where a C compiler is found."""
+"""Compiled kernels (``step.c``, ``train.c``), built on first use where a C compiler is found: batch-1
+generation steps for every built-in cell, and the LSTM's training loops."""
 
-from rnnkit.engine.native.build import cache_dir, library, reason
-from rnnkit.engine.native.calls import STEPS, available, bind_step, linear_row
+from rnnkit.engine.native.build import cache_dir, library, reason, sgemm
+from rnnkit.engine.native.calls import (
+    STEPS,
+    available,
+    bind_step,
+    linear_row,
+    loops_take,
+    lstm_backward,
+    lstm_forward,
+    training_loops,
+)
 
-__all__ = ["STEPS", "available", "bind_step", "cache_dir", "library", "linear_row", "reason"]
+__all__ = ["STEPS", "available", "bind_step", "cache_dir", "library", "linear_row", "loops_take", "lstm_backward",
+           "lstm_forward", "reason", "sgemm", "training_loops"]
+
+
+def reset() -> None:
+    """Forget the loaded library and every probe, so that the next use builds or loads afresh (after a change
+    of ``RNNKIT_NATIVE``, ``RNNKIT_CACHE`` or ``CC``)."""
+    library.cache_clear()
+    training_loops.cache_clear()

@@ -1,4 +1,5 @@
-"""Compiling and loading ``step.c``, rnnkit's batch-1 generation kernels, on first use.
+"""Compiling and loading rnnkit's C kernels on first use: ``step.c`` (batch-1 generation steps) and
+``train.c`` (the LSTM's training loops).
 
 The library is built once per machine with the C compiler found on the ``PATH`` (``$CC``, else ``cc``,
 ``gcc``, ``clang``), for this CPU (``-march=native``) and with OpenMP where the compiler has it, and cached
@@ -27,14 +28,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("step.c")
+import torch
+
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("step.c", "train.c"))
 # Tried in order; the first that compiles wins.
 FLAG_SETS = (
     ("-O3", "-march=native", "-fopenmp"),
     ("-O3", "-march=native", "-fopenmp-simd"),
     ("-O3", "-fopenmp-simd"),
 )
-_COMMON = ("-shared", "-fPIC", "-std=c99")
+# gnu99: floating-point contraction into FMAs; no trapping math: floorf vectorises (exp in train.c).
+_COMMON = ("-shared", "-fPIC", "-std=gnu99", "-fno-trapping-math")
 
 _VOID, _INT = ctypes.c_void_p, ctypes.c_int
 _SIGNATURES = {
@@ -42,6 +46,8 @@ _SIGNATURES = {
     "rnnkit_gru_step": [_VOID] * 6 + [_INT] * 4,
     "rnnkit_rnn_step": [_VOID] * 5 + [_INT] * 4,
     "rnnkit_linear_row": [_VOID] * 4 + [_INT] * 3,
+    "rnnkit_lstm_forward": [_VOID, _VOID, _INT] + [_VOID] * 5 + [_INT] * 5,
+    "rnnkit_lstm_backward": [_VOID, _VOID, _INT] + [_VOID] * 9 + [_INT] * 5,
 }
 
 _reason = "not tried yet"
@@ -89,11 +95,11 @@ def library() -> ctypes.CDLL | None:
     if cc is None:
         _reason = "no C compiler found (set CC, or install gcc or clang)"
         return None
-    source = SOURCE.read_bytes()
+    sources = [path.read_bytes() for path in SOURCES]
     errors = []
     for flags in FLAG_SETS:
-        key = hashlib.sha256(b"\0".join([source, cc.encode(), " ".join(flags).encode(), _cpu().encode()]))
-        path = cache_dir() / f"step-{key.hexdigest()[:16]}.so"
+        key = hashlib.sha256(b"\0".join([*sources, cc.encode(), " ".join(flags).encode(), _cpu().encode()]))
+        path = cache_dir() / f"kernels-{key.hexdigest()[:16]}.so"
         if not path.exists():
             error = _compile(cc, flags, path)
             if error:
@@ -127,7 +133,7 @@ def _compile(cc: str, flags: tuple[str, ...], path: Path) -> str | None:
     except OSError as e:
         return f"cannot write to {path.parent}: {e} (set RNNKIT_CACHE to a writable folder)"
     try:
-        done = subprocess.run([cc, *flags, *_COMMON, str(SOURCE), "-o", tmp, "-lm"],
+        done = subprocess.run([cc, *flags, *_COMMON, *map(str, SOURCES), "-o", tmp, "-lm"],
                               capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             return (done.stderr.strip().splitlines() or ["failed"])[-1]
@@ -138,3 +144,14 @@ def _compile(cc: str, flags: tuple[str, ...], path: Path) -> str | None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@functools.cache
+def sgemm() -> int | None:
+    """The address of the Fortran BLAS ``sgemm_`` torch itself links (MKL in the x86 wheels), for the training
+    loops of ``train.c``; None where this torch does not export one."""
+    path = Path(torch.__file__).parent / "lib" / ("libtorch_cpu" + (".dylib" if sys.platform == "darwin" else ".so"))
+    try:
+        return ctypes.cast(ctypes.CDLL(str(path)).sgemm_, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return None

@@ -6,9 +6,11 @@ addresses it holds, so they outlive it.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
-from rnnkit.engine.native.build import library
+from rnnkit.engine.native.build import library, sgemm
 
 # The compiled steps, by the name a kernel class gives in ``native_step``: (gates G, GRU form).
 STEPS = {
@@ -74,3 +76,58 @@ def linear_row(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None = None, 
     out = torch.empty(1, N)
     (lib or library()).rnnkit_linear_row(_ptr(W), _ptr(x), _ptr(b), out.data_ptr(), N, K, torch.get_num_threads())
     return out
+
+
+# While :func:`training_loops` probes: "reference" (the Python kernel runs) or the (library, sgemm) on trial.
+_probing: str | tuple | None = None
+
+
+@functools.cache
+def training_loops() -> tuple | None:
+    """(library, sgemm address) when the compiled LSTM training loops of ``train.c`` can run: the library is
+    built, this torch exports a BLAS ``sgemm_``, and the loops agree with the Python kernel on a probe."""
+    global _probing
+    lib, f = library(), sgemm()
+    if lib is None or f is None:
+        return None
+    from rnnkit.engine.native.probe import loops_agree
+
+    def run(mode, fn):
+        global _probing
+        _probing = mode
+        try:
+            return fn()
+        finally:
+            _probing = None
+    return (lib, f) if loops_agree(lambda fn: run("reference", fn), lambda fn: run((lib, f), fn)) else None
+
+
+def _loops() -> tuple | None:
+    if _probing is not None:
+        return None if _probing == "reference" else _probing
+    return training_loops()
+
+
+def loops_take(W_h: torch.Tensor, G: torch.Tensor) -> bool:
+    """Whether the compiled loops run an LSTM layer: float32 on the CPU, rows of ``W_h`` contiguous, the
+    loops available (:func:`training_loops`)."""
+    return (G.dtype == torch.float32 and G.device.type == "cpu" and W_h.dtype == torch.float32
+            and W_h.stride(1) == 1 and G.is_contiguous() and _loops() is not None)
+
+
+def lstm_forward(W_h, P, G, S_a, S_c, TC, reverse: bool) -> None:
+    """Every step of one LSTM direction (``rnnkit_lstm_forward``): G (T, 4H, B) pre-activations in,
+    activations out; S_a, S_c (T + 1, H, B) states; TC (T, H, B) tanh(c<t>); P (3, H) or None."""
+    lib, f = _loops()
+    T, GH, B = G.shape
+    lib.rnnkit_lstm_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(P), _ptr(G), _ptr(S_a), _ptr(S_c), _ptr(TC),
+                            T, GH // 4, B, reverse, torch.get_num_threads())
+
+
+def lstm_backward(W_h, P, G, K, K_a, dZ, d_out, da, dc, da_0, reverse: bool) -> None:
+    """Every step of one LSTM direction in reverse (``rnnkit_lstm_backward``); see ``train.c``."""
+    lib, f = _loops()
+    T, GH, B = G.shape
+    lib.rnnkit_lstm_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(P), _ptr(G), _ptr(K), _ptr(K_a), _ptr(dZ),
+                             _ptr(d_out), _ptr(da), _ptr(dc), _ptr(da_0), T, GH // 4, B, reverse,
+                             torch.get_num_threads())

@@ -1,5 +1,6 @@
-"""The check a freshly loaded library passes before it is used: every compiled step against the torch
-kernel it replaces (:mod:`rnnkit.engine.kernels`), on a small problem with odd sizes."""
+"""The checks a freshly loaded library passes before it is used: every compiled step against the torch
+kernel it replaces (:mod:`rnnkit.engine.kernels`), and the LSTM's compiled training loops against the
+Python loop, on small problems with odd sizes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import torch
 
 
 def agrees(lib) -> bool:
+    with torch.random.fork_rng(devices=[]):          # a probe must not move the user's random stream
+        return _agrees(lib)
+
+
+def _agrees(lib) -> bool:
     from rnnkit.engine import kernels
     from rnnkit.engine.native.calls import bind_step, linear_row
 
@@ -35,3 +41,36 @@ def agrees(lib) -> bool:
             return False
     W, x = torch.randn(7, H, generator=g), torch.randn(1, H, generator=g)
     return torch.allclose(linear_row(x, W, None, lib=lib), x @ W.t(), atol=1e-5)
+
+
+def loops_agree(as_reference, on_trial) -> bool:
+    """One LSTM cell (plain and with peepholes, each direction) through the fused engine with a carried
+    state: outputs, final state and every gradient, once on the Python kernel (``as_reference(fn)``) and
+    once on the compiled loops (``on_trial(fn)``)."""
+    with torch.random.fork_rng(devices=[]):          # building the cells draws from the global generator
+        return _loops_agree(as_reference, on_trial)
+
+
+def _loops_agree(as_reference, on_trial) -> bool:
+    from rnnkit.cells import LSTMCell
+    from rnnkit.engine.bptt import run_fused
+
+    g = torch.Generator().manual_seed(1)
+    for peephole in (False, True):
+        cell = LSTMCell(3, 5, peephole=peephole)
+        with torch.no_grad():
+            for p in cell.parameters():
+                p.copy_(torch.randn(p.shape, generator=g))
+        x = torch.randn(4, 3, 3, generator=g, requires_grad=True)
+        state = tuple(torch.randn(3, 5, generator=g, requires_grad=True) for _ in range(2))
+        inputs = [x, *state, *cell.parameters()]
+        for reverse in (False, True):
+            @torch.enable_grad()                  # the first use may come from inside a forward pass
+            def run(cell=cell, x=x, state=state, inputs=inputs, reverse=reverse):
+                y, (a, c) = run_fused(cell, x, state, None, reverse)
+                loss = (y * y.detach().cos()).sum() + (a * 0.5 + c * 0.25).sum()
+                return [y, a, c, *torch.autograd.grad(loss, inputs)]
+            want, got = as_reference(run), on_trial(run)
+            if not all(torch.allclose(u, w, atol=1e-4, rtol=1e-4) for u, w in zip(got, want)):
+                return False
+    return True

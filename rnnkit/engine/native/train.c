@@ -1,0 +1,165 @@
+/* rnnkit's compiled time loops for training an LSTM layer (float32, CPU), built with step.c.
+ *
+ * Per step the hand-written engine (rnnkit/engine/kernels/lstm.py) does one recurrent GEMM and a handful
+ * of elementwise kernels; from Python each is a separate call, and at hidden size 128 the calls cost more
+ * than the arithmetic. Here the whole loop over t is one call: per step the GEMM goes to the BLAS sgemm
+ * that torch itself links (its address is passed in), and the elementwise work of a step is one pass over
+ * the (H, B) units, with sigmoid and tanh from a vectorisable exp. Buffers, layouts and equations are the
+ * Python kernel's, so the backward's setup (LSTMKernel.start_backward) and the weight gradients after the
+ * loop are shared with it. Feature-major: a state is (H, B), the gates of a step (4H, B) in the layout
+ * (u, f, o, c~), row-major.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fortran BLAS sgemm (column-major), as MKL and OpenBLAS export it. */
+typedef void (*sgemm_fn)(const char *, const char *, const int *, const int *, const int *, const float *,
+                         const float *, const int *, const float *, const int *, const float *, float *,
+                         const int *);
+
+/* Row-major C (m, n) = op(A) (m, k) · op(B) (k, n) + beta C, through the column-major sgemm: C^T = B^T A^T. */
+static void gemm(sgemm_fn f, int trans_a, int trans_b, int m, int n, int k, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
+    const float one = 1.0f;
+    const char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
+    f(&tb, &ta, &n, &m, &k, &one, B, &ldb, A, &lda, &beta, C, &ldc);
+}
+
+/* exp(x) to about 2 ulp for |x| < 87, in straight-line code the compiler vectorises (Cephes' expf:
+ * x = n ln2 + r, a degree-7 polynomial of r, times 2^n built in the exponent bits). */
+static inline float exp_v(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r * r + r + 1.0f;
+    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};
+    return y * scale.f;
+}
+static inline float sigmoid_v(float z) { return 1.0f / (1.0f + exp_v(-z)); }
+static inline float tanh_v(float z) { return 1.0f - 2.0f / (1.0f + exp_v(2.0f * z)); }
+
+/* Units (H·B) below which the elementwise pass runs on one thread. */
+#define ELEMENTWISE_PARALLEL_MIN 2048
+
+/* One step's gates after the GEMM, units [lo, hi) of n = H·B: g (4H, B) holds z and gets
+ * [Γu; Γf; Γo; c~]; c<t> = Γf c<t-1> + Γu c~; tc = tanh(c<t>); a<t> = Γo tc. P (3, H) or NULL: peepholes,
+ * z_g += P_g * c<t-1> on the three sigmoid gates. */
+static void lstm_gates(float *restrict g, const float *restrict c_prev, float *restrict c_new,
+                       float *restrict tc, float *restrict a_new, const float *restrict P, size_t n, int B,
+                       size_t lo, size_t hi) {
+    float *gu = g, *gf = g + n, *go = g + 2 * n, *gc = g + 3 * n;
+    if (P) {
+        size_t H = n / B;
+        for (size_t i = lo; i < hi; i++) {
+            size_t h = i / B;
+            gu[i] += P[h] * c_prev[i];
+            gf[i] += P[H + h] * c_prev[i];
+            go[i] += P[2 * H + h] * c_prev[i];
+        }
+    }
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) {
+        float u = sigmoid_v(gu[i]), f = sigmoid_v(gf[i]), o = sigmoid_v(go[i]), ct = tanh_v(gc[i]);
+        float c = f * c_prev[i] + u * ct;
+        float t = tanh_v(c);
+        gu[i] = u, gf[i] = f, go[i] = o, gc[i] = ct;
+        c_new[i] = c, tc[i] = t, a_new[i] = o * t;
+    }
+}
+
+/* One step in reverse, units [lo, hi) (see LSTMKernel.back): with da, dc the gradients of a<t>, c<t>:
+ *   dc' = dc + da K_a;  dz_u = dc' K_u,  dz_f = dc' K_f,  dz_o = da K_o,  dz_c = dc' K_c
+ *   dc<t-1> = dc' Γf (+ Σ_g P_g dz_g with peepholes), written over dc.
+ * K (4H, B) = [K_u; K_f; K_o; K_c] and K_a (H, B) are this step's factors; dz (4H, B). */
+static void lstm_gates_back(const float *restrict da, float *restrict dc, const float *restrict K,
+                            const float *restrict K_a, const float *restrict gamma_f, const float *restrict P,
+                            float *restrict dz, size_t n, int B, size_t lo, size_t hi) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) {
+        float d = dc[i] + da[i] * K_a[i];
+        float dz_u = d * K[i], dz_f = d * K[n + i], dz_o = da[i] * K[2 * n + i];
+        dz[i] = dz_u, dz[n + i] = dz_f, dz[2 * n + i] = dz_o, dz[3 * n + i] = d * K[3 * n + i];
+        dc[i] = d * gamma_f[i];
+    }
+    if (P) {
+        size_t H = n / B;
+        for (size_t i = lo; i < hi; i++) {
+            size_t h = i / B;
+            dc[i] += P[h] * dz[i] + P[H + h] * dz[n + i] + P[2 * H + h] * dz[2 * n + i];
+        }
+    }
+}
+
+/* [lo, hi) of n units for thread k of m, in whole cache lines (16 floats). */
+static void share(size_t n, int k, int m, size_t *lo, size_t *hi) {
+    size_t per = ((n + m - 1) / m + 15) / 16 * 16;
+    *lo = k * per < n ? k * per : n;
+    *hi = *lo + per < n ? *lo + per : n;
+}
+
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_ID omp_get_thread_num()
+#define THREADS omp_get_num_threads()
+#else
+#define THREAD_ID 0
+#define THREADS 1
+#endif
+
+/* The forward loop of one direction of one layer. G (T, 4H, B): the input projections W_x x<t> + b,
+ * overwritten with the gate activations; S_a, S_c (T + 1, H, B): the states at the step boundaries, entry 0
+ * (T when reverse) holding the initial state; TC (T, H, B) gets tanh(c<t>). Step t reads the states at
+ * boundary t (t + 1 when reverse) and writes them at t + 1 (t). W_h (4H, H) with row stride ldw. */
+void rnnkit_lstm_forward(sgemm_fn f, const float *W_h, int ldw, const float *P, float *G, float *S_a,
+                         float *S_c, float *TC, int T, int H, int B, int reverse, int threads) {
+    const size_t n = (size_t)H * B;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s, before = reverse ? t + 1 : t, after = reverse ? t : t + 1;
+        float *g = G + (size_t)t * 4 * n;
+        gemm(f, 0, 0, 4 * H, B, H, W_h, ldw, S_a + before * n, B, 1.0f, g, B);   /* z = xp + W_h a<t-1> */
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+            lstm_gates(g, S_c + before * n, S_c + after * n, TC + (size_t)t * n, S_a + after * n, P, n, B, lo,
+                       hi);
+        }
+    }
+}
+
+/* The reverse loop (LSTMKernel.back for every step, in the order the forward's steps are undone).
+ * G (T, 4H, B) the gate activations; K (T, 4H, B), K_a (T, H, B) the factors of LSTMKernel.start_backward;
+ * dZ (T, 4H, B) gets the gradients of the pre-activations. d_out (T, H, B): the gradient each output a<t>
+ * gets from above (NULL: none), which this loop completes in place with what a<t> gets through the next
+ * step; da (H, B) holds the gradient of the last step's a<t> when d_out is NULL (and is then overwritten);
+ * dc (H, B): the gradient of the last c<t> in, of the initial c out; da_0 (H, B) gets the initial a's. */
+void rnnkit_lstm_backward(sgemm_fn f, const float *W_h, int ldw, const float *P, const float *G,
+                          const float *K, const float *K_a, float *dZ, float *d_out, float *da, float *dc,
+                          float *da_0, int T, int H, int B, int reverse, int threads) {
+    const size_t n = (size_t)H * B;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? s : T - 1 - s;
+        const int next = reverse ? t + 1 : t - 1;                   /* the step visited after this one */
+        const float *da_t = d_out ? d_out + (size_t)t * n : da;
+        float *dz = dZ + (size_t)t * 4 * n;
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+            lstm_gates_back(da_t, dc, K + (size_t)t * 4 * n, K_a + (size_t)t * n, G + (size_t)t * 4 * n + n, P,
+                            dz, n, B, lo, hi);
+        }
+        /* d a<t-1> = W_hᵀ dz, added to what a<t-1> got from above (or alone) */
+        int last = s == T - 1;
+        float *acc = last ? da_0 : (d_out ? d_out + (size_t)next * n : da);
+        gemm(f, 1, 0, H, B, 4 * H, W_h, ldw, dz, B, last || !d_out ? 0.0f : 1.0f, acc, B);
+    }
+}
