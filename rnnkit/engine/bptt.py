@@ -49,13 +49,14 @@ class Recurrence(torch.autograd.Function):
         steps = range(T - 1, -1, -1) if reverse else range(T)
         # Outputs (T, B, H) contiguous, like the reference's: layers above (dropout included) see the same tensor.
         outputs = torch.empty(T, *state0[0].shape, dtype=xp.dtype, device=xp.device)
-        # Per-step views made once in C++ (unbind) rather than by Python indexing inside the loop.
-        xp_t = xp.unbind(0)
-        prev_t, new_t = list(zip(*(s.unbind(0) for s in before))), list(zip(*(s.unbind(0) for s in after)))
+        compiled = live is None and kernel.forward_loop(S, reverse)             # all steps in one call
+        if not compiled:
+            # Per-step views made once in C++ (unbind) rather than by Python indexing inside the loop.
+            xp_t = xp.unbind(0)
+            prev_t, new_t = list(zip(*(s.unbind(0) for s in before))), list(zip(*(s.unbind(0) for s in after)))
         if live is None:
-            if not kernel.forward_loop(S, reverse):                             # else compiled, all steps
-                for t in steps:
-                    kernel.step(t, xp_t[t], prev_t[t], new_t[t])
+            for t in steps if not compiled else ():
+                kernel.step(t, xp_t[t], prev_t[t], new_t[t])
             outputs.copy_(after[0].transpose(1, 2))                             # all steps in one copy
         else:
             new = tuple(torch.empty_like(buf[0]) for buf in S)

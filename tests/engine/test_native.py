@@ -4,6 +4,7 @@ stepper that uses them against the forward pass, the build cache, and the fall-b
 from __future__ import annotations
 
 import copy
+import functools
 
 import pytest
 import torch
@@ -147,32 +148,51 @@ def test_an_unwritable_cache_says_where_to_build(monkeypatch):
 
 
 @needs_compiler
-@pytest.mark.parametrize("peephole", [False, True])
+@pytest.mark.parametrize("form", ["lstm", "lstm-peephole", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("H, B", [(6, 3), (64, 40)])                  # one thread, and both cores
-def test_compiled_training_loops_equal_the_reference_loop(monkeypatch, peephole, bidirectional, H, B):
-    """A float32 CPU LSTM small enough for the compiled loops (plain and peephole; each direction; carried
-    state): outputs, final state and every gradient equal the plain loop over the cell."""
+def test_compiled_training_loops_equal_the_reference_loop(monkeypatch, form, bidirectional, H, B):
+    """A float32 CPU LSTM (plain, peephole) or GRU small enough for the compiled loops, each direction, with
+    a carried state: outputs, final state and every gradient equal the plain loop over the cell."""
     assert native.training_loops() is not None                         # built and probed before counting
     calls = []
 
     def counted(name, run):
-        return lambda *args: (calls.append(name), run(*args))
-    for name in ("lstm_forward", "lstm_backward"):
+        return lambda *args: (calls.append(name), run(*args))[1]
+    cell = form.split("-")[0]
+    for name in (f"{cell}_forward", f"{cell}_backward", "weight_grad"):
         monkeypatch.setattr(native, name, counted(name, getattr(native, name)))
-    layer = rnnkit.LSTM(5, H, num_layers=2, bidirectional=bidirectional, peephole=peephole)
+    make = rnnkit.GRU if cell == "gru" else functools.partial(rnnkit.LSTM, peephole=form == "lstm-peephole")
+    layer = make(5, H, num_layers=2, bidirectional=bidirectional)
     x = torch.randn(7, B, 5, requires_grad=True)
-    state = tuple(torch.randn(2 * (1 + bidirectional), B, H, requires_grad=True) for _ in range(2))
+    state = tuple(torch.randn(2 * (1 + bidirectional), B, H, requires_grad=True) for _ in layer.state_names)
     inputs = [x, *state, *layer.parameters()]
 
     def run():
-        y, (a, c) = layer(x, state)
-        return [y, a, c, *torch.autograd.grad((y * y.detach().cos()).sum() + a.sum() + (c * c).sum(), inputs)]
+        y, final = layer(x, state)
+        loss = (y * y.detach().cos()).sum() + sum(s.sum() * 0.5 ** k for k, s in enumerate(final))
+        return [y, *final, *torch.autograd.grad(loss, inputs)]
     got = run()
-    assert calls.count("lstm_forward") == calls.count("lstm_backward") == 2 * (1 + bidirectional)
+    directions = 2 * (1 + bidirectional)
+    assert calls.count(f"{cell}_forward") == calls.count(f"{cell}_backward") == directions
+    assert calls.count("weight_grad") >= 2 * directions                  # W_h and W_x of every direction
     layer.engine = "reference"
     for u, w in zip(got, run()):
         torch.testing.assert_close(u, w, atol=2e-5, rtol=1e-4)
+
+
+@needs_compiler
+def test_weight_gradient_reads_every_layout():
+    """Σ_t dZ<t> inputs<t>ᵀ for a state (T, m, B), an input read transposed (T, B, m)ᵀ, and the degenerate
+    widths, from a (T, ·, B) slice of dZ; a layout BLAS cannot take is left to torch."""
+    dZ = torch.randn(5, 9, 4)[:, 1:8]
+    for inputs in (torch.randn(5, 3, 4), torch.randn(5, 4, 3).transpose(1, 2), torch.randn(5, 4, 1).transpose(1, 2),
+                   torch.randn(5, 1, 4)):
+        assert native.weight_grad_takes(dZ, inputs)
+        want = sum(dZ[t].double() @ inputs[t].double().t() for t in range(5))
+        torch.testing.assert_close(native.weight_grad(dZ, inputs), want.float(), atol=1e-5, rtol=1e-5)
+    assert not native.weight_grad_takes(dZ, torch.randn(5, 3, 8)[:, :, ::2])          # neither stride is 1
+    assert not native.weight_grad_takes(dZ.double(), torch.randn(5, 3, 4).double())
 
 
 @needs_compiler

@@ -107,7 +107,10 @@ class Kernel:
     @staticmethod
     def weight_grad(dZ: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """Σ_t dZ<t> inputs<t>ᵀ: (T, n, B) × (T, m, B) → (n, m), one K = B GEMM per step accumulated in place
-        (a single GEMM would need both operands transposed to (n, T·B) first, which costs more on a CPU)."""
+        (a single GEMM would need both operands transposed to (n, T·B) first, which costs more on a CPU).
+        Float32 on the CPU: the same GEMMs in one compiled call (:func:`rnnkit.engine.native.weight_grad`)."""
+        if native.weight_grad_takes(dZ, inputs):
+            return native.weight_grad(dZ, inputs)
         dz, inp = dZ.unbind(0), inputs.transpose(1, 2).unbind(0)
         out = dz[0].mm(inp[0])
         for t in range(1, len(dz)):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from rnnkit.engine import native
 from rnnkit.engine.kernels.base import Kernel, mul_into, sigmoid_backward, tanh_backward
 
 
@@ -79,6 +80,24 @@ class GRUKernel(Kernel):
                                                  self.G[:, H:2 * H].unbind(0), self.G[:, 2 * H:].unbind(0))
         self.rc = self.RC.unbind(0)
         self.W_ru, self.W_cc = self.W_h[:2 * H], self.W_h[2 * H:]
+        # float32 on the CPU: the whole loop each way in one compiled call (train.c), same buffers and equations
+        self.compiled = native.loops_take(self.W_h, xp)
+        self.looped = False                      # the forward ran compiled, so the backward does too
+
+    def forward_loop(self, S, reverse):
+        if not self.compiled:
+            return False
+        native.gru_forward(self.W_h, self.G, S[0], self.RC, reverse)
+        self.looped = True
+        return True
+
+    def backward_loop(self, d_out, d_state, reverse):
+        if not self.looped:
+            return None
+        dc = d_state[0]
+        d_c_0 = torch.empty_like(dc)
+        native.gru_backward(self.W_h, self.G, self.K_uc_all, self.K_r_all, self.dZ, d_out, dc, d_c_0, reverse)
+        return (d_c_0,)
 
     def step(self, t, xp_t, prev, dest):
         c_prev = prev[0]
@@ -91,8 +110,12 @@ class GRUKernel(Kernel):
         super().start_backward(prev, new)
         H = self.H
         K, one_minus_u = lerp_backward_factors(self.G, prev[0], H)
+        self.K_uc_all = K
+        self.K_r_all = sigmoid_backward(prev[0], self.G[:, :H], grad_input=torch.empty_like(prev[0]))
+        if self.looped:                                                         # the loop reads K whole
+            return
         self.K_uc, self.dz_uc, self.one_minus_u = pairs(K, H), pairs(self.dZ, H), one_minus_u.unbind(0)
-        self.K_r = sigmoid_backward(prev[0], self.G[:, :H], grad_input=torch.empty_like(prev[0])).unbind(0)
+        self.K_r = self.K_r_all.unbind(0)
         self.dz_ru, self.dz_r, self.dz_c = (self.dZ[:, :2 * H].unbind(0), self.dZ[:, :H].unbind(0),
                                             self.dZ[:, 2 * H:].unbind(0))
         self.W_ruT, self.W_ccT = self.W_ru.t(), self.W_cc.t()

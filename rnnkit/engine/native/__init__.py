@@ -1,20 +1,25 @@
 """Compiled kernels (``step.c``, ``train.c``), built on first use where a C compiler is found: batch-1
-generation steps for every built-in cell, and the LSTM's training loops."""
+generation steps for every built-in cell, and the LSTM's and GRU's training loops."""
 
 from rnnkit.engine.native.build import cache_dir, library, reason, sgemm
 from rnnkit.engine.native.calls import (
     STEPS,
     available,
     bind_step,
+    gru_backward,
+    gru_forward,
     linear_row,
     loops_take,
     lstm_backward,
     lstm_forward,
     training_loops,
+    weight_grad,
+    weight_grad_takes,
 )
 
-__all__ = ["STEPS", "available", "bind_step", "cache_dir", "library", "linear_row", "loops_take", "lstm_backward",
-           "lstm_forward", "reason", "sgemm", "training_loops"]
+__all__ = ["STEPS", "available", "bind_step", "cache_dir", "gru_backward", "gru_forward", "library",
+           "linear_row", "loops_take", "lstm_backward", "lstm_forward", "reason", "sgemm", "training_loops",
+           "weight_grad", "weight_grad_takes"]
 
 
 def reset() -> None:

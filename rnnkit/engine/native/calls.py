@@ -6,6 +6,7 @@ addresses it holds, so they outlive it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import torch
@@ -78,27 +79,35 @@ def linear_row(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None = None, 
     return out
 
 
-# While :func:`training_loops` probes: "reference" (the Python kernel runs) or the (library, sgemm) on trial.
+# While a probe runs: "reference" (the Python kernels run) or the (library, sgemm) on trial.
 _probing: str | tuple | None = None
+
+
+@contextlib.contextmanager
+def probing(mode: str | tuple):
+    """Within: the training loops are ``mode`` ("reference": not used; (library, sgemm): those), without
+    asking :func:`training_loops`, which may be the one probing."""
+    global _probing
+    _probing = mode
+    try:
+        yield
+    finally:
+        _probing = None
 
 
 @functools.cache
 def training_loops() -> tuple | None:
-    """(library, sgemm address) when the compiled LSTM training loops of ``train.c`` can run: the library is
-    built, this torch exports a BLAS ``sgemm_``, and the loops agree with the Python kernel on a probe."""
-    global _probing
+    """(library, sgemm address) when the compiled training loops of ``train.c`` (LSTM, GRU) can run: the
+    library is built, this torch exports a BLAS ``sgemm_``, and the loops agree with the Python kernels on a
+    probe."""
     lib, f = library(), sgemm()
     if lib is None or f is None:
         return None
     from rnnkit.engine.native.probe import loops_agree
 
     def run(mode, fn):
-        global _probing
-        _probing = mode
-        try:
+        with probing(mode):
             return fn()
-        finally:
-            _probing = None
     return (lib, f) if loops_agree(lambda fn: run("reference", fn), lambda fn: run((lib, f), fn)) else None
 
 
@@ -109,7 +118,7 @@ def _loops() -> tuple | None:
 
 
 def loops_take(W_h: torch.Tensor, G: torch.Tensor) -> bool:
-    """Whether the compiled loops run an LSTM layer: float32 on the CPU, rows of ``W_h`` contiguous, the
+    """Whether the compiled loops run an LSTM or GRU layer: float32 on the CPU, rows of ``W_h`` contiguous, the
     loops available (:func:`training_loops`)."""
     return (G.dtype == torch.float32 and G.device.type == "cpu" and W_h.dtype == torch.float32
             and W_h.stride(1) == 1 and G.is_contiguous() and _loops() is not None)
@@ -131,3 +140,53 @@ def lstm_backward(W_h, P, G, K, K_a, dZ, d_out, da, dc, da_0, reverse: bool) -> 
     lib.rnnkit_lstm_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(P), _ptr(G), _ptr(K), _ptr(K_a), _ptr(dZ),
                              _ptr(d_out), _ptr(da), _ptr(dc), _ptr(da_0), T, GH // 4, B, reverse,
                              torch.get_num_threads())
+
+
+def gru_forward(W_h, G, S, RC, reverse: bool) -> None:
+    """Every step of one GRU direction, reset before the matmul (``rnnkit_gru_forward``): G (T, 3H, B)
+    pre-activations in, activations out; S (T + 1, H, B) states; RC (T, H, B) gets Γr * c<t-1>."""
+    lib, f = _loops()
+    T, GH, B = G.shape
+    lib.rnnkit_gru_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(S), _ptr(RC), T, GH // 3, B, reverse,
+                           torch.get_num_threads())
+
+
+def gru_backward(W_h, G, K, K_r, dZ, d_out, dc, d_c_0, reverse: bool) -> None:
+    """Every step of one GRU direction in reverse (``rnnkit_gru_backward``); see ``train.c``."""
+    lib, f = _loops()
+    T, GH, B = G.shape
+    work = torch.empty(2, GH // 3, B)
+    lib.rnnkit_gru_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(K), _ptr(K_r), _ptr(dZ), _ptr(d_out),
+                            _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 3, B, reverse, torch.get_num_threads())
+
+
+def _input_layout(inputs: torch.Tensor) -> tuple[int, int] | None:
+    """(rows, ld) for ``rnnkit_weight_grad``: each step (m, B) of ``inputs`` with contiguous rows (1, row
+    stride) or contiguous columns (0, column stride), with a stride BLAS accepts as a leading dimension."""
+    _, m, B = inputs.shape
+    if inputs.stride(2) == 1 and inputs.stride(1) >= max(1, B):
+        return 1, inputs.stride(1)
+    if inputs.stride(1) == 1 and inputs.stride(2) >= max(1, m):
+        return 0, inputs.stride(2)
+    return None
+
+
+def weight_grad_takes(dZ: torch.Tensor, inputs: torch.Tensor) -> bool:
+    """Whether :func:`weight_grad` computes ``Σ_t dZ<t> inputs<t>ᵀ`` for these layouts: float32 CPU, each
+    step's rows of ``dZ`` contiguous, and ``inputs`` steps with contiguous rows or columns."""
+    return (dZ.dtype == inputs.dtype == torch.float32 and dZ.device.type == inputs.device.type == "cpu"
+            and dZ.stride(2) == 1 and dZ.stride(1) >= max(1, dZ.shape[2]) and _input_layout(inputs) is not None
+            and _loops() is not None)
+
+
+def weight_grad(dZ: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """``Σ_t dZ<t> inputs<t>ᵀ``: (T, n, B) × (T, m, B) → (n, m), one sgemm per step in one call
+    (``rnnkit_weight_grad``)."""
+    lib, f = _loops()
+    T, n, B = dZ.shape
+    m = inputs.shape[1]
+    rows, ld = _input_layout(inputs)
+    out = torch.empty(n, m)
+    lib.rnnkit_weight_grad(f, dZ.data_ptr(), dZ.stride(0), dZ.stride(1), inputs.data_ptr(), inputs.stride(0), rows,
+                           ld, out.data_ptr(), T, n, m, B)
+    return out

@@ -163,3 +163,107 @@ void rnnkit_lstm_backward(sgemm_fn f, const float *W_h, int ldw, const float *P,
         gemm(f, 1, 0, H, B, 4 * H, W_h, ldw, dz, B, last || !d_out ? 0.0f : 1.0f, acc, B);
     }
 }
+
+/* ---- GRU, reset before the matmul (GRUKernel): layout (r, u, c~), state c (H, B) ------------------------- */
+
+/* Forward loop of one direction of one layer. G (T, 3H, B): the input projections in, [Γr; Γu; c~] out;
+ * S (T + 1, H, B) the states at the step boundaries (as for the LSTM); RC (T, H, B) gets Γr * c<t-1>.
+ *   [Γr; Γu] = σ(xp_ru + W_ru c<t-1>),  c~ = tanh(xp_c + W_cc (Γr * c<t-1>)),  c<t> = c<t-1> + Γu (c~ − c<t-1>)
+ * W_h (3H, H) = [W_ru; W_cc] with row stride ldw. */
+void rnnkit_gru_forward(sgemm_fn f, const float *W_h, int ldw, float *G, float *S, float *RC, int T, int H, int B,
+                        int reverse, int threads) {
+    const size_t n = (size_t)H * B;
+    const float *W_cc = W_h + (size_t)2 * H * ldw;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s, before = reverse ? t + 1 : t, after = reverse ? t : t + 1;
+        float *g = G + (size_t)t * 3 * n, *rc = RC + (size_t)t * n;
+        const float *c_prev = S + before * n;
+        float *c_new = S + after * n;
+        gemm(f, 0, 0, 2 * H, B, H, W_h, ldw, c_prev, B, 1.0f, g, B);          /* z_ru = xp_ru + W_ru c<t-1> */
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+            float *restrict gr = g, *restrict gu = g + n;
+#pragma omp simd
+            for (size_t i = lo; i < hi; i++) {
+                float r = sigmoid_v(gr[i]);
+                gr[i] = r, gu[i] = sigmoid_v(gu[i]), rc[i] = r * c_prev[i];
+            }
+        }
+        gemm(f, 0, 0, H, B, H, W_cc, ldw, rc, B, 1.0f, g + 2 * n, B);       /* z_c = xp_c + W_cc (Γr c<t-1>) */
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+            const float *restrict gu = g + n;
+            float *restrict gc = g + 2 * n;
+#pragma omp simd
+            for (size_t i = lo; i < hi; i++) {
+                float c_tilde = tanh_v(gc[i]);
+                gc[i] = c_tilde, c_new[i] = c_prev[i] + gu[i] * (c_tilde - c_prev[i]);
+            }
+        }
+    }
+}
+
+/* Reverse loop (GRUKernel.back for every step). G (T, 3H, B) the activations; K (T, 2H, B) = [K_u; K_c] and
+ * K_r (T, H, B) the factors of GRUKernel.start_backward; dZ (T, 3H, B) gets the pre-activations' gradients.
+ * d_out, d_c_0 as for the LSTM (dc: the last state's gradient when d_out is NULL, overwritten); work holds
+ * 2·H·B values. Per step, with dc the complete gradient of c<t>:
+ *   dz_u = dc K_u,  dz_c = dc K_c,  d(Γr c<t-1>) = W_ccᵀ dz_c,  dz_r = d(Γr c<t-1>) K_r,
+ *   dc<t-1> = dc (1 − Γu) + d(Γr c<t-1>) Γr + W_ruᵀ [dz_r; dz_u]   (added to what c<t-1> got from above) */
+void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, const float *K, const float *K_r,
+                         float *dZ, float *d_out, float *dc, float *d_c_0, float *work, int T, int H, int B,
+                         int reverse, int threads) {
+    const size_t n = (size_t)H * B;
+    const float *W_cc = W_h + (size_t)2 * H * ldw;
+    float *d_rc = work, *spare = work + n, *cur = dc;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? s : T - 1 - s, next = reverse ? t + 1 : t - 1, last = s == T - 1;
+        const float *d = d_out ? d_out + (size_t)t * n : cur;
+        float *out = last ? d_c_0 : (d_out ? d_out + (size_t)next * n : spare);
+        const int add = d_out && !last;                         /* out already holds what c<t-1> got from above */
+        const float *g = G + (size_t)t * 3 * n, *k = K + (size_t)t * 2 * n, *k_r = K_r + (size_t)t * n;
+        float *dz = dZ + (size_t)t * 3 * n;
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+#pragma omp simd
+            for (size_t i = lo; i < hi; i++) {
+                dz[n + i] = d[i] * k[i], dz[2 * n + i] = d[i] * k[n + i];
+                float through = d[i] * (1.0f - g[n + i]);           /* dc (1 − Γu) */
+                out[i] = add ? out[i] + through : through;
+            }
+        }
+        gemm(f, 1, 0, H, B, H, W_cc, ldw, dz + 2 * n, B, 0.0f, d_rc, B);     /* d(Γr c<t-1>) = W_ccᵀ dz_c */
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+#pragma omp simd
+            for (size_t i = lo; i < hi; i++) {
+                dz[i] = d_rc[i] * k_r[i];
+                out[i] += d_rc[i] * g[i];
+            }
+        }
+        gemm(f, 1, 0, H, B, 2 * H, W_h, ldw, dz, B, 1.0f, out, B);           /* + W_ruᵀ [dz_r; dz_u] */
+        if (!d_out && !last) {                                   /* ping-pong: out is the next step's dc */
+            spare = cur;
+            cur = out;
+        }
+    }
+}
+
+/* ---- weight gradients ----------------------------------------------------------------------------------- */
+
+/* out (n, m) = Σ_t dZ_t inp_tᵀ (Kernel.weight_grad): dZ_t (n, B) at dZ + t·dz_t with row stride ldz; inp_t
+ * (m, B) at inp + t·in_t, stored with contiguous rows (rows = 1: row stride ld, a state (T, m, B)) or
+ * contiguous columns (rows = 0: column stride ld, an input (T, B, m) read transposed). One GEMM per step,
+ * the first writing out. */
+void rnnkit_weight_grad(sgemm_fn f, const float *dZ, long dz_t, int ldz, const float *inp, long in_t, int rows,
+                        int ld, float *out, int T, int n, int m, int B) {
+    for (int t = 0; t < T; t++)
+        gemm(f, 0, rows, n, m, B, dZ + t * dz_t, ldz, inp + t * in_t, ld, t == 0 ? 0.0f : 1.0f, out, m);
+}
