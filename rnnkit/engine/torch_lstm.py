@@ -24,7 +24,8 @@ TORCH_LSTM_GATES = ("u", "f", "c", "o")
 
 
 # Up to this hidden size a float32 CPU LSTM trains faster on rnnkit's compiled loops (train.c) than on
-# oneDNN's kernel (measured on a 2-core AVX2 CPU: 2×128 about 1.1× faster; 2×512 about 0.94×).
+# oneDNN's kernel (a training step on a 2-core AVX2 CPU, median of paired runs: 2×128 1.06×, 2×256
+# 1.02–1.04×, 2×512 0.94×).
 COMPILED_MAX_HIDDEN = 256
 
 

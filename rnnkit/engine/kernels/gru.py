@@ -96,7 +96,7 @@ class GRUKernel(Kernel):
             return None
         dc = d_state[0]
         d_c_0 = torch.empty_like(dc)
-        native.gru_backward(self.W_h, self.G, self.K_uc_all, self.K_r_all, self.dZ, d_out, dc, d_c_0, reverse)
+        native.gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, dc, d_c_0, reverse)
         return (d_c_0,)
 
     def step(self, t, xp_t, prev, dest):
@@ -108,14 +108,12 @@ class GRUKernel(Kernel):
 
     def start_backward(self, prev, new):
         super().start_backward(prev, new)
+        if self.looped:                          # the compiled loop computes each step's factors itself
+            return
         H = self.H
         K, one_minus_u = lerp_backward_factors(self.G, prev[0], H)
-        self.K_uc_all = K
-        self.K_r_all = sigmoid_backward(prev[0], self.G[:, :H], grad_input=torch.empty_like(prev[0]))
-        if self.looped:                                                         # the loop reads K whole
-            return
         self.K_uc, self.dz_uc, self.one_minus_u = pairs(K, H), pairs(self.dZ, H), one_minus_u.unbind(0)
-        self.K_r = self.K_r_all.unbind(0)
+        self.K_r = sigmoid_backward(prev[0], self.G[:, :H], grad_input=torch.empty_like(prev[0])).unbind(0)
         self.dz_ru, self.dz_r, self.dz_c = (self.dZ[:, :2 * H].unbind(0), self.dZ[:, :H].unbind(0),
                                             self.dZ[:, 2 * H:].unbind(0))
         self.W_ruT, self.W_ccT = self.W_ru.t(), self.W_cc.t()

@@ -45,7 +45,7 @@ class LSTMKernel(Kernel):
             return None
         da, dc = d_state
         da_0 = torch.empty_like(da)
-        native.lstm_backward(self.W_h, self.extra, self.G, self.K, self.K_a_all, self.dZ, d_out, da, dc, da_0,
+        native.lstm_backward(self.W_h, self.extra, self.G, self.TC, self.prev[1], self.dZ, d_out, da, dc, da_0,
                              reverse)
         return da_0, dc
 
@@ -96,18 +96,17 @@ class LSTMKernel(Kernel):
 
     def start_backward(self, prev, new):
         super().start_backward(prev, new)
+        if self.looped:                          # the compiled loop computes each step's factors itself
+            return
         H, G, TC, c_prev = self.H, self.G, self.TC, prev[1]
         gamma_u, gamma_o, c_tilde = G[:, :H], G[:, 2 * H:3 * H], G[:, 3 * H:]
         # The factors of every step at once (see the module docstring): dz = [dc'; dc'; da; dc'] * K.
-        K = self.K = torch.empty_like(G)
+        K = torch.empty_like(G)
         sigmoid_backward(c_tilde, gamma_u, grad_input=K[:, :H])                 # ∂z_u: c̃ Γu (1 − Γu)
         sigmoid_backward(c_prev, G[:, H:2 * H], grad_input=K[:, H:2 * H])       # ∂z_f: c<t-1> Γf (1 − Γf)
         sigmoid_backward(TC, gamma_o, grad_input=K[:, 2 * H:3 * H])             # ∂z_o: tanh(c<t>) Γo (1 − Γo)
         tanh_backward(gamma_u, c_tilde, grad_input=K[:, 3 * H:])                # ∂z_c: Γu (1 − c̃²)
-        self.K_a_all = tanh_backward(gamma_o, TC, grad_input=torch.empty_like(TC))   # Γo (1 − tanh²(c<t>))
-        if self.looped:                                                         # the loop reads K whole
-            return
-        self.K_a = self.K_a_all.unbind(0)
+        self.K_a = tanh_backward(gamma_o, TC, grad_input=torch.empty_like(TC)).unbind(0)   # Γo (1 − tanh²(c<t>))
         self.K_uf, self.K_o, self.K_c = (K[:, :2 * H].unflatten(1, (2, H)).unbind(0), K[:, 2 * H:3 * H].unbind(0),
                                          K[:, 3 * H:].unbind(0))
         dZ = self.dZ

@@ -49,7 +49,7 @@ _SIGNATURES = {
     "rnnkit_lstm_forward": [_VOID, _VOID, _INT] + [_VOID] * 5 + [_INT] * 5,
     "rnnkit_lstm_backward": [_VOID, _VOID, _INT] + [_VOID] * 9 + [_INT] * 5,
     "rnnkit_gru_forward": [_VOID, _VOID, _INT] + [_VOID] * 3 + [_INT] * 5,
-    "rnnkit_gru_backward": [_VOID, _VOID, _INT] + [_VOID] * 8 + [_INT] * 5,
+    "rnnkit_gru_backward": [_VOID, _VOID, _INT] + [_VOID] * 7 + [_INT] * 5,
     "rnnkit_weight_grad": [_VOID, _VOID, ctypes.c_long, _INT, _VOID, ctypes.c_long, _INT, _INT, _VOID] + [_INT] * 4,
 }
 

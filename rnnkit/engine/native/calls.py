@@ -133,11 +133,12 @@ def lstm_forward(W_h, P, G, S_a, S_c, TC, reverse: bool) -> None:
                             T, GH // 4, B, reverse, torch.get_num_threads())
 
 
-def lstm_backward(W_h, P, G, K, K_a, dZ, d_out, da, dc, da_0, reverse: bool) -> None:
-    """Every step of one LSTM direction in reverse (``rnnkit_lstm_backward``); see ``train.c``."""
+def lstm_backward(W_h, P, G, TC, C_prev, dZ, d_out, da, dc, da_0, reverse: bool) -> None:
+    """Every step of one LSTM direction in reverse (``rnnkit_lstm_backward``; see ``train.c``): C_prev
+    (T, H, B) the cell state each step read."""
     lib, f = _loops()
     T, GH, B = G.shape
-    lib.rnnkit_lstm_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(P), _ptr(G), _ptr(K), _ptr(K_a), _ptr(dZ),
+    lib.rnnkit_lstm_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(P), _ptr(G), _ptr(TC), _ptr(C_prev), _ptr(dZ),
                              _ptr(d_out), _ptr(da), _ptr(dc), _ptr(da_0), T, GH // 4, B, reverse,
                              torch.get_num_threads())
 
@@ -151,12 +152,13 @@ def gru_forward(W_h, G, S, RC, reverse: bool) -> None:
                            torch.get_num_threads())
 
 
-def gru_backward(W_h, G, K, K_r, dZ, d_out, dc, d_c_0, reverse: bool) -> None:
-    """Every step of one GRU direction in reverse (``rnnkit_gru_backward``); see ``train.c``."""
+def gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool) -> None:
+    """Every step of one GRU direction in reverse (``rnnkit_gru_backward``; see ``train.c``): C_prev
+    (T, H, B) the state each step read."""
     lib, f = _loops()
     T, GH, B = G.shape
     work = torch.empty(2, GH // 3, B)
-    lib.rnnkit_gru_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(K), _ptr(K_r), _ptr(dZ), _ptr(d_out),
+    lib.rnnkit_gru_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(dZ), _ptr(d_out),
                             _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 3, B, reverse, torch.get_num_threads())
 
 

@@ -75,19 +75,23 @@ static void lstm_gates(float *restrict g, const float *restrict c_prev, float *r
     }
 }
 
-/* One step in reverse, units [lo, hi) (see LSTMKernel.back): with da, dc the gradients of a<t>, c<t>:
+/* One step in reverse, units [lo, hi) (LSTMKernel.back, with the factors of LSTMKernel.start_backward
+ * computed here from the step's activations g = [Γu; Γf; Γo; c~] (4H, B), tc = tanh(c<t>) and c<t-1>):
+ *   K_u = c~ Γu (1 − Γu),  K_f = c<t-1> Γf (1 − Γf),  K_o = tc Γo (1 − Γo),  K_c = Γu (1 − c~²),  K_a = Γo (1 − tc²)
  *   dc' = dc + da K_a;  dz_u = dc' K_u,  dz_f = dc' K_f,  dz_o = da K_o,  dz_c = dc' K_c
- *   dc<t-1> = dc' Γf (+ Σ_g P_g dz_g with peepholes), written over dc.
- * K (4H, B) = [K_u; K_f; K_o; K_c] and K_a (H, B) are this step's factors; dz (4H, B). */
-static void lstm_gates_back(const float *restrict da, float *restrict dc, const float *restrict K,
-                            const float *restrict K_a, const float *restrict gamma_f, const float *restrict P,
+ *   dc<t-1> = dc' Γf (+ Σ_g P_g dz_g with peepholes), written over dc;  dz (4H, B). */
+static void lstm_gates_back(const float *restrict da, float *restrict dc, const float *restrict g,
+                            const float *restrict tc, const float *restrict c_prev, const float *restrict P,
                             float *restrict dz, size_t n, int B, size_t lo, size_t hi) {
 #pragma omp simd
     for (size_t i = lo; i < hi; i++) {
-        float d = dc[i] + da[i] * K_a[i];
-        float dz_u = d * K[i], dz_f = d * K[n + i], dz_o = da[i] * K[2 * n + i];
-        dz[i] = dz_u, dz[n + i] = dz_f, dz[2 * n + i] = dz_o, dz[3 * n + i] = d * K[3 * n + i];
-        dc[i] = d * gamma_f[i];
+        float u = g[i], f = g[n + i], o = g[2 * n + i], ct = g[3 * n + i], t = tc[i];
+        float d = dc[i] + da[i] * o * (1.0f - t * t);
+        dz[i] = d * ct * u * (1.0f - u);
+        dz[n + i] = d * c_prev[i] * f * (1.0f - f);
+        dz[2 * n + i] = da[i] * t * o * (1.0f - o);
+        dz[3 * n + i] = d * u * (1.0f - ct * ct);
+        dc[i] = d * f;
     }
     if (P) {
         size_t H = n / B;
@@ -136,13 +140,14 @@ void rnnkit_lstm_forward(sgemm_fn f, const float *W_h, int ldw, const float *P, 
 }
 
 /* The reverse loop (LSTMKernel.back for every step, in the order the forward's steps are undone).
- * G (T, 4H, B) the gate activations; K (T, 4H, B), K_a (T, H, B) the factors of LSTMKernel.start_backward;
- * dZ (T, 4H, B) gets the gradients of the pre-activations. d_out (T, H, B): the gradient each output a<t>
- * gets from above (NULL: none), which this loop completes in place with what a<t> gets through the next
- * step; da (H, B) holds the gradient of the last step's a<t> when d_out is NULL (and is then overwritten);
- * dc (H, B): the gradient of the last c<t> in, of the initial c out; da_0 (H, B) gets the initial a's. */
+ * G (T, 4H, B) the gate activations, TC (T, H, B) tanh(c<t>), C_prev (T, H, B) the state c<t-1> each step
+ * read; dZ (T, 4H, B) gets the gradients of the pre-activations. d_out (T, H, B): the gradient each output
+ * a<t> gets from above (NULL: none), which this loop completes in place with what a<t> gets through the
+ * next step; da (H, B) holds the gradient of the last step's a<t> when d_out is NULL (and is then
+ * overwritten); dc (H, B): the gradient of the last c<t> in, of the initial c out; da_0 (H, B) gets the
+ * initial a's. */
 void rnnkit_lstm_backward(sgemm_fn f, const float *W_h, int ldw, const float *P, const float *G,
-                          const float *K, const float *K_a, float *dZ, float *d_out, float *da, float *dc,
+                          const float *TC, const float *C_prev, float *dZ, float *d_out, float *da, float *dc,
                           float *da_0, int T, int H, int B, int reverse, int threads) {
     const size_t n = (size_t)H * B;
     for (int s = 0; s < T; s++) {
@@ -154,8 +159,8 @@ void rnnkit_lstm_backward(sgemm_fn f, const float *W_h, int ldw, const float *P,
         {
             size_t lo, hi;
             share(n, THREAD_ID, THREADS, &lo, &hi);
-            lstm_gates_back(da_t, dc, K + (size_t)t * 4 * n, K_a + (size_t)t * n, G + (size_t)t * 4 * n + n, P,
-                            dz, n, B, lo, hi);
+            lstm_gates_back(da_t, dc, G + (size_t)t * 4 * n, TC + (size_t)t * n, C_prev + (size_t)t * n, P, dz, n,
+                            B, lo, hi);
         }
         /* d a<t-1> = W_hᵀ dz, added to what a<t-1> got from above (or alone) */
         int last = s == T - 1;
@@ -207,15 +212,16 @@ void rnnkit_gru_forward(sgemm_fn f, const float *W_h, int ldw, float *G, float *
     }
 }
 
-/* Reverse loop (GRUKernel.back for every step). G (T, 3H, B) the activations; K (T, 2H, B) = [K_u; K_c] and
- * K_r (T, H, B) the factors of GRUKernel.start_backward; dZ (T, 3H, B) gets the pre-activations' gradients.
- * d_out, d_c_0 as for the LSTM (dc: the last state's gradient when d_out is NULL, overwritten); work holds
- * 2·H·B values. Per step, with dc the complete gradient of c<t>:
- *   dz_u = dc K_u,  dz_c = dc K_c,  d(Γr c<t-1>) = W_ccᵀ dz_c,  dz_r = d(Γr c<t-1>) K_r,
+/* Reverse loop (GRUKernel.back for every step, with the factors of GRUKernel.start_backward computed here).
+ * G (T, 3H, B) the activations [Γr; Γu; c~]; C_prev (T, H, B) the state each step read; dZ (T, 3H, B) gets
+ * the pre-activations' gradients. d_out, d_c_0 as for the LSTM (dc: the last state's gradient when d_out is
+ * NULL, overwritten); work holds 2·H·B values. Per step, with dc the complete gradient of c<t>:
+ *   dz_u = dc Γu (1 − Γu) (c~ − c<t-1>),  dz_c = dc Γu (1 − c~²),  d(Γr c<t-1>) = W_ccᵀ dz_c,
+ *   dz_r = d(Γr c<t-1>) c<t-1> Γr (1 − Γr),
  *   dc<t-1> = dc (1 − Γu) + d(Γr c<t-1>) Γr + W_ruᵀ [dz_r; dz_u]   (added to what c<t-1> got from above) */
-void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, const float *K, const float *K_r,
-                         float *dZ, float *d_out, float *dc, float *d_c_0, float *work, int T, int H, int B,
-                         int reverse, int threads) {
+void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, const float *C_prev, float *dZ,
+                         float *d_out, float *dc, float *d_c_0, float *work, int T, int H, int B, int reverse,
+                         int threads) {
     const size_t n = (size_t)H * B;
     const float *W_cc = W_h + (size_t)2 * H * ldw;
     float *d_rc = work, *spare = work + n, *cur = dc;
@@ -224,7 +230,7 @@ void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, 
         const float *d = d_out ? d_out + (size_t)t * n : cur;
         float *out = last ? d_c_0 : (d_out ? d_out + (size_t)next * n : spare);
         const int add = d_out && !last;                         /* out already holds what c<t-1> got from above */
-        const float *g = G + (size_t)t * 3 * n, *k = K + (size_t)t * 2 * n, *k_r = K_r + (size_t)t * n;
+        const float *g = G + (size_t)t * 3 * n, *c_prev = C_prev + (size_t)t * n;
         float *dz = dZ + (size_t)t * 3 * n;
 #pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
         {
@@ -232,8 +238,10 @@ void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, 
             share(n, THREAD_ID, THREADS, &lo, &hi);
 #pragma omp simd
             for (size_t i = lo; i < hi; i++) {
-                dz[n + i] = d[i] * k[i], dz[2 * n + i] = d[i] * k[n + i];
-                float through = d[i] * (1.0f - g[n + i]);           /* dc (1 − Γu) */
+                float u = g[n + i], ct = g[2 * n + i];
+                dz[n + i] = d[i] * u * (1.0f - u) * (ct - c_prev[i]);
+                dz[2 * n + i] = d[i] * u * (1.0f - ct * ct);
+                float through = d[i] * (1.0f - u);                  /* dc (1 − Γu) */
                 out[i] = add ? out[i] + through : through;
             }
         }
@@ -244,8 +252,9 @@ void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, 
             share(n, THREAD_ID, THREADS, &lo, &hi);
 #pragma omp simd
             for (size_t i = lo; i < hi; i++) {
-                dz[i] = d_rc[i] * k_r[i];
-                out[i] += d_rc[i] * g[i];
+                float r = g[i];
+                dz[i] = d_rc[i] * c_prev[i] * r * (1.0f - r);
+                out[i] += d_rc[i] * r;
             }
         }
         gemm(f, 1, 0, H, B, 2 * H, W_h, ldw, dz, B, 1.0f, out, B);           /* + W_ruᵀ [dz_r; dz_u] */
