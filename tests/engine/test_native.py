@@ -147,22 +147,33 @@ def test_an_unwritable_cache_says_where_to_build(monkeypatch):
         native.reset()
 
 
+# form -> (layer maker, the native loop's name)
+COMPILED_FORMS = {
+    "lstm": (rnnkit.LSTM, "lstm"),
+    "lstm-peephole": (functools.partial(rnnkit.LSTM, peephole=True), "lstm"),
+    "gru": (rnnkit.GRU, "gru"),
+    "simple-gru": (rnnkit.SimpleGRU, "simple_gru"),
+    "rnn-tanh": (rnnkit.RNN, "rnn"),
+    "rnn-relu": (functools.partial(rnnkit.RNN, nonlinearity="relu"), "rnn"),
+}
+
+
 @needs_compiler
-@pytest.mark.parametrize("form", ["lstm", "lstm-peephole", "gru"])
+@pytest.mark.parametrize("form", list(COMPILED_FORMS))
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("H, B", [(6, 3), (64, 40)])                  # one thread, and both cores
 def test_compiled_training_loops_equal_the_reference_loop(monkeypatch, form, bidirectional, H, B):
-    """A float32 CPU LSTM (plain, peephole) or GRU small enough for the compiled loops, each direction, with
-    a carried state: outputs, final state and every gradient equal the plain loop over the cell."""
+    """A float32 CPU layer of every form the compiled loops compute (the LSTM small enough to take them),
+    each direction, with a carried state: outputs, final state and every gradient equal the plain loop over
+    the cell."""
     assert native.training_loops() is not None                         # built and probed before counting
     calls = []
 
     def counted(name, run):
         return lambda *args: (calls.append(name), run(*args))[1]
-    cell = form.split("-")[0]
-    for name in (f"{cell}_forward", f"{cell}_backward", "weight_grad"):
+    make, loop = COMPILED_FORMS[form]
+    for name in (f"{loop}_forward", f"{loop}_backward", "weight_grad"):
         monkeypatch.setattr(native, name, counted(name, getattr(native, name)))
-    make = rnnkit.GRU if cell == "gru" else functools.partial(rnnkit.LSTM, peephole=form == "lstm-peephole")
     layer = make(5, H, num_layers=2, bidirectional=bidirectional)
     x = torch.randn(7, B, 5, requires_grad=True)
     state = tuple(torch.randn(2 * (1 + bidirectional), B, H, requires_grad=True) for _ in layer.state_names)
@@ -174,7 +185,7 @@ def test_compiled_training_loops_equal_the_reference_loop(monkeypatch, form, bid
         return [y, *final, *torch.autograd.grad(loss, inputs)]
     got = run()
     directions = 2 * (1 + bidirectional)
-    assert calls.count(f"{cell}_forward") == calls.count(f"{cell}_backward") == directions
+    assert calls.count(f"{loop}_forward") == calls.count(f"{loop}_backward") == directions
     assert calls.count("weight_grad") >= 2 * directions                  # W_h and W_x of every direction
     layer.engine = "reference"
     for u, w in zip(got, run()):

@@ -39,13 +39,21 @@ class Kernel:
     binds_one_row = False
     # The compiled batch-1 step computing the same equations (:func:`rnnkit.engine.native.bind_step`).
     native_step: str | None = None
+    # Whether compiled training loops (``train.c``) compute this kernel's steps: :meth:`run_loop` and
+    # :meth:`run_loop_backward`, used by :meth:`forward_loop` / :meth:`backward_loop` where they take it.
+    compiled_loops = False
 
     def __init__(self, W_h: torch.Tensor, extra: torch.Tensor | None, xp: torch.Tensor, H: int | None = None):
         self.W_h = W_h                    # (G·H, H), or (G·H, X + H) stacked
         self.extra = extra
+        self.xp = xp
         self.T, self.GH, self.B = xp.shape
         self.H = W_h.shape[1] if H is None else H
         self.dZ: torch.Tensor | None = None
+        # float32 on the CPU: the whole loop each way in one compiled call, same buffers and equations (only
+        # for a training W_h (G·H, H), never a stepper's stacked [W_x | W_h])
+        self.compiled = self.compiled_loops and self.H == W_h.shape[1] and native.loops_take(W_h, xp)
+        self.looped = False               # the forward ran compiled, so the backward does too
 
     def buffer(self, rows: int) -> torch.Tensor:
         """An uninitialised (T, rows, B) buffer."""
@@ -76,14 +84,25 @@ class Kernel:
         """Run every step at once, where a compiled loop computes this kernel (no padding): ``S[i]`` (T + 1,
         H, B) holds state i at the step boundaries, the initial one filled in. False: the caller loops over
         :meth:`step`."""
-        return False
+        if not self.compiled:
+            return False
+        self.run_loop(S, reverse)
+        self.looped = True
+        return True
 
     def backward_loop(self, d_out: torch.Tensor | None, d_state: list, reverse: bool) -> tuple | None:
-        """Every step of :meth:`back` at once, where a compiled loop exists (after :meth:`start_backward`):
-        ``d_out`` (T, H, B) the outputs' gradients (completed in place, like the caller's loop does) or None,
-        ``d_state`` the final state's gradients (own buffers, overwritten); returns the initial state's.
-        None: the caller loops over :meth:`back`."""
-        return None
+        """Every step of :meth:`back` at once, after a compiled forward (and :meth:`start_backward`, which
+        then skips the per-step factors the compiled loop computes itself): ``d_out`` (T, H, B) the outputs'
+        gradients (completed in place, like the caller's loop does) or None, ``d_state`` the final state's
+        gradients (own buffers, overwritten); returns the initial state's. None: the caller loops over
+        :meth:`back`."""
+        return self.run_loop_backward(d_out, d_state, reverse) if self.looped else None
+
+    def run_loop(self, S: list, reverse: bool) -> None:
+        raise NotImplementedError
+
+    def run_loop_backward(self, d_out: torch.Tensor | None, d_state: list, reverse: bool) -> tuple:
+        raise NotImplementedError
 
     def back(self, t: int, d_new: tuple, acc: torch.Tensor | None) -> tuple:
         """Step t in reverse: from the gradient of the new state, fill ``dZ[t]`` and return the gradient

@@ -37,6 +37,7 @@ class SimpleGRUKernel(Kernel):
     """Layout (u, c): ``Γu = σ(z_u)``, ``c̃ = tanh(z_c)``, z = xp + W_h c<t-1>."""
 
     native_step = "gru_simple"
+    compiled_loops = True
 
     def __init__(self, W_h, extra, xp, H=None):
         super().__init__(W_h, extra, xp, H)
@@ -49,8 +50,18 @@ class SimpleGRUKernel(Kernel):
         G[H:].tanh_()                                               # c̃
         torch.lerp(prev[0], G[H:], G[:H], out=dest[0])              # c<t> = Γu c̃ + (1 − Γu) c<t-1>
 
+    def run_loop(self, S, reverse):
+        native.simple_gru_forward(self.W_h, self.G, S[0], reverse)
+
+    def run_loop_backward(self, d_out, d_state, reverse):
+        d_c_0 = torch.empty_like(d_state[0])
+        native.simple_gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, d_state[0], d_c_0, reverse)
+        return (d_c_0,)
+
     def start_backward(self, prev, new):
         super().start_backward(prev, new)
+        if self.looped:                          # the compiled loop computes each step's factors itself
+            return
         K, one_minus_u = lerp_backward_factors(self.G, prev[0], self.H)
         self.K_uc, self.dz_uc, self.one_minus_u = pairs(K, self.H), pairs(self.dZ, self.H), one_minus_u.unbind(0)
 
@@ -69,6 +80,7 @@ class GRUKernel(Kernel):
     """
 
     native_step = "gru"
+    compiled_loops = True
 
     def __init__(self, W_h, extra, xp, H=None):
         super().__init__(W_h, extra, xp, H)
@@ -80,23 +92,13 @@ class GRUKernel(Kernel):
                                                  self.G[:, H:2 * H].unbind(0), self.G[:, 2 * H:].unbind(0))
         self.rc = self.RC.unbind(0)
         self.W_ru, self.W_cc = self.W_h[:2 * H], self.W_h[2 * H:]
-        # float32 on the CPU: the whole loop each way in one compiled call (train.c), same buffers and equations
-        self.compiled = native.loops_take(self.W_h, xp)
-        self.looped = False                      # the forward ran compiled, so the backward does too
 
-    def forward_loop(self, S, reverse):
-        if not self.compiled:
-            return False
+    def run_loop(self, S, reverse):
         native.gru_forward(self.W_h, self.G, S[0], self.RC, reverse)
-        self.looped = True
-        return True
 
-    def backward_loop(self, d_out, d_state, reverse):
-        if not self.looped:
-            return None
-        dc = d_state[0]
-        d_c_0 = torch.empty_like(dc)
-        native.gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, dc, d_c_0, reverse)
+    def run_loop_backward(self, d_out, d_state, reverse):
+        d_c_0 = torch.empty_like(d_state[0])
+        native.gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, d_state[0], d_c_0, reverse)
         return (d_c_0,)
 
     def step(self, t, xp_t, prev, dest):

@@ -23,26 +23,17 @@ class LSTMKernel(Kernel):
     state_names = ("a", "c")
     stacked_input = True
     native_step = "lstm"                         # with peepholes too: ``extra`` is P
+    compiled_loops = True
 
     def __init__(self, W_h, extra, xp, H=None):
         super().__init__(W_h, extra, xp, H)
         self.G = xp                              # [Γu; Γf; Γo; c̃], written over the pre-activations
         self.TC = self.buffer(self.H)            # tanh(c<t>)
-        # float32 on the CPU: the whole loop each way in one call of the compiled loops (train.c), same
-        # buffers and equations; only for an un-stacked W_h (training), never for the stepper's [W_x | W_h].
-        self.compiled = self.H == self.W_h.shape[1] and native.loops_take(self.W_h, xp)
-        self.looped = False                      # the forward ran compiled, so the backward does too
 
-    def forward_loop(self, S, reverse):
-        if not self.compiled:
-            return False
+    def run_loop(self, S, reverse):
         native.lstm_forward(self.W_h, self.extra, self.G, S[0], S[1], self.TC, reverse)
-        self.looped = True
-        return True
 
-    def backward_loop(self, d_out, d_state, reverse):
-        if not self.looped:
-            return None
+    def run_loop_backward(self, d_out, d_state, reverse):
         da, dc = d_state
         da_0 = torch.empty_like(da)
         native.lstm_backward(self.W_h, self.extra, self.G, self.TC, self.prev[1], self.dZ, d_out, da, dc, da_0,

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import torch
 
+from rnnkit.engine import native
 from rnnkit.engine.kernels.base import Kernel, mm_into
 
 
 class RNNTanhKernel(Kernel):
     stacked_input = True
     native_step = "rnn_tanh"
+    compiled_loops = True
+    relu = False
 
     def step(self, t, xp_t, prev, dest):
         torch.tanh(xp_t.addmm_(self.W_h, prev[0]), out=dest[0])               # a<t> = tanh(z)
@@ -21,9 +24,18 @@ class RNNTanhKernel(Kernel):
     def derivative(a: torch.Tensor) -> torch.Tensor:
         return torch.mul(a, a).neg_().add_(1)                                  # tanh'(z) = 1 − a²
 
+    def run_loop(self, S, reverse):
+        native.rnn_forward(self.W_h, self.xp, S[0], reverse, self.relu)
+
+    def run_loop_backward(self, d_out, d_state, reverse):
+        da_0 = torch.empty_like(d_state[0])
+        native.rnn_backward(self.W_h, self.new[0], self.dZ, d_out, d_state[0], da_0, reverse, self.relu)
+        return (da_0,)
+
     def start_backward(self, prev, new):
         super().start_backward(prev, new)
-        self.K = self.derivative(new[0]).unbind(0)
+        if not self.looped:                      # the compiled loop reads g'(z) from a<t> itself
+            self.K = self.derivative(new[0]).unbind(0)
 
     def back(self, t, d_new, acc):
         dz = torch.mul(d_new[0], self.K[t], out=self.dz[t])                   # dz = da g'(z)
@@ -32,6 +44,7 @@ class RNNTanhKernel(Kernel):
 
 class RNNReLUKernel(RNNTanhKernel):
     native_step = "rnn_relu"
+    relu = True
 
     def step(self, t, xp_t, prev, dest):
         torch.clamp_min(xp_t.addmm_(self.W_h, prev[0]), 0, out=dest[0])      # a<t> = relu(z)

@@ -1,5 +1,5 @@
 """Compiled kernels (``step.c``, ``train.c``), built on first use where a C compiler is found: batch-1
-generation steps for every built-in cell, and the LSTM's and GRU's training loops."""
+generation steps and training loops for the built-in cells."""
 
 from rnnkit.engine.native.build import cache_dir, library, reason, sgemm
 from rnnkit.engine.native.calls import (
@@ -12,14 +12,19 @@ from rnnkit.engine.native.calls import (
     loops_take,
     lstm_backward,
     lstm_forward,
+    rnn_backward,
+    rnn_forward,
+    simple_gru_backward,
+    simple_gru_forward,
     training_loops,
     weight_grad,
     weight_grad_takes,
 )
 
 __all__ = ["STEPS", "available", "bind_step", "cache_dir", "gru_backward", "gru_forward", "library",
-           "linear_row", "loops_take", "lstm_backward", "lstm_forward", "reason", "sgemm", "training_loops",
-           "weight_grad", "weight_grad_takes"]
+           "linear_row", "loops_take", "lstm_backward", "lstm_forward", "reason", "rnn_backward", "rnn_forward",
+           "sgemm", "simple_gru_backward", "simple_gru_forward", "training_loops", "weight_grad",
+           "weight_grad_takes"]
 
 
 def reset() -> None:

@@ -1,5 +1,5 @@
 """Compiling and loading rnnkit's C kernels on first use: ``step.c`` (batch-1 generation steps) and
-``train.c`` (the LSTM's and GRU's training loops).
+``train.c`` (the training loops).
 
 The library is built once per machine with the C compiler found on the ``PATH`` (``$CC``, else ``cc``,
 ``gcc``, ``clang``), for this CPU (``-march=native``) and with OpenMP where the compiler has it, and cached
@@ -50,6 +50,10 @@ _SIGNATURES = {
     "rnnkit_lstm_backward": [_VOID, _VOID, _INT] + [_VOID] * 9 + [_INT] * 5,
     "rnnkit_gru_forward": [_VOID, _VOID, _INT] + [_VOID] * 3 + [_INT] * 5,
     "rnnkit_gru_backward": [_VOID, _VOID, _INT] + [_VOID] * 7 + [_INT] * 5,
+    "rnnkit_rnn_forward": [_VOID, _VOID, _INT] + [_VOID] * 2 + [_INT] * 6,
+    "rnnkit_rnn_backward": [_VOID, _VOID, _INT] + [_VOID] * 6 + [_INT] * 6,
+    "rnnkit_simple_gru_forward": [_VOID, _VOID, _INT] + [_VOID] * 2 + [_INT] * 5,
+    "rnnkit_simple_gru_backward": [_VOID, _VOID, _INT] + [_VOID] * 7 + [_INT] * 5,
     "rnnkit_weight_grad": [_VOID, _VOID, ctypes.c_long, _INT, _VOID, ctypes.c_long, _INT, _INT, _VOID] + [_INT] * 4,
 }
 

@@ -97,7 +97,7 @@ def probing(mode: str | tuple):
 
 @functools.cache
 def training_loops() -> tuple | None:
-    """(library, sgemm address) when the compiled training loops of ``train.c`` (LSTM, GRU) can run: the
+    """(library, sgemm address) when the compiled training loops of ``train.c`` can run: the
     library is built, this torch exports a BLAS ``sgemm_``, and the loops agree with the Python kernels on a
     probe."""
     lib, f = library(), sgemm()
@@ -118,7 +118,7 @@ def _loops() -> tuple | None:
 
 
 def loops_take(W_h: torch.Tensor, G: torch.Tensor) -> bool:
-    """Whether the compiled loops run an LSTM or GRU layer: float32 on the CPU, rows of ``W_h`` contiguous, the
+    """Whether the compiled loops run a layer: float32 on the CPU, rows of ``W_h`` contiguous, the
     loops available (:func:`training_loops`)."""
     return (G.dtype == torch.float32 and G.device.type == "cpu" and W_h.dtype == torch.float32
             and W_h.stride(1) == 1 and G.is_contiguous() and _loops() is not None)
@@ -160,6 +160,42 @@ def gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool) -> None:
     work = torch.empty(2, GH // 3, B)
     lib.rnnkit_gru_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(dZ), _ptr(d_out),
                             _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 3, B, reverse, torch.get_num_threads())
+
+
+def rnn_forward(W_h, G, S, reverse: bool, relu: bool) -> None:
+    """Every step of one vanilla RNN direction (``rnnkit_rnn_forward``): G (T, H, B) pre-activations;
+    S (T + 1, H, B) states."""
+    lib, f = _loops()
+    T, H, B = G.shape
+    lib.rnnkit_rnn_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(S), T, H, B, reverse, relu,
+                           torch.get_num_threads())
+
+
+def rnn_backward(W_h, A, dZ, d_out, da, da_0, reverse: bool, relu: bool) -> None:
+    """Every step of one vanilla RNN direction in reverse (``rnnkit_rnn_backward``): A (T, H, B) the state
+    each step wrote."""
+    lib, f = _loops()
+    T, H, B = dZ.shape
+    work = torch.empty(H, B)
+    lib.rnnkit_rnn_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(A), _ptr(dZ), _ptr(d_out), _ptr(da), _ptr(da_0),
+                            _ptr(work), T, H, B, reverse, relu, torch.get_num_threads())
+
+
+def simple_gru_forward(W_h, G, S, reverse: bool) -> None:
+    """Every step of one simplified-GRU direction (``rnnkit_simple_gru_forward``): G (T, 2H, B)."""
+    lib, f = _loops()
+    T, GH, B = G.shape
+    lib.rnnkit_simple_gru_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(S), T, GH // 2, B, reverse,
+                                  torch.get_num_threads())
+
+
+def simple_gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool) -> None:
+    """Every step of one simplified-GRU direction in reverse (``rnnkit_simple_gru_backward``)."""
+    lib, f = _loops()
+    T, GH, B = G.shape
+    work = torch.empty(GH // 2, B)
+    lib.rnnkit_simple_gru_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(dZ), _ptr(d_out),
+                                   _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 2, B, reverse, torch.get_num_threads())
 
 
 def _input_layout(inputs: torch.Tensor) -> tuple[int, int] | None:

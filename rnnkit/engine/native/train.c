@@ -1,4 +1,5 @@
-/* rnnkit's compiled time loops for training an LSTM layer (float32, CPU), built with step.c.
+/* rnnkit's compiled time loops for training a layer (float32, CPU): LSTM, GRU (reset before), simplified GRU,
+ * vanilla RNN. Built with step.c.
  *
  * Per step the hand-written engine (rnnkit/engine/kernels/lstm.py) does one recurrent GEMM and a handful
  * of elementwise kernels; from Python each is a separate call, and at hidden size 128 the calls cost more
@@ -259,6 +260,118 @@ void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, 
         }
         gemm(f, 1, 0, H, B, 2 * H, W_h, ldw, dz, B, 1.0f, out, B);           /* + W_ruᵀ [dz_r; dz_u] */
         if (!d_out && !last) {                                   /* ping-pong: out is the next step's dc */
+            spare = cur;
+            cur = out;
+        }
+    }
+}
+
+/* ---- vanilla RNN (RNNTanhKernel, RNNReLUKernel) and simplified GRU (SimpleGRUKernel) ---------------------- */
+
+/* Forward loop: G (T, H, B) the input projections, z = xp + W_h a<t-1> left in it; S (T + 1, H, B) the states
+ * (as for the LSTM): a<t> = tanh(z), or max(z, 0) with relu. */
+void rnnkit_rnn_forward(sgemm_fn f, const float *W_h, int ldw, float *G, float *S, int T, int H, int B, int reverse,
+                        int relu, int threads) {
+    const size_t n = (size_t)H * B;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s, before = reverse ? t + 1 : t, after = reverse ? t : t + 1;
+        float *g = G + (size_t)t * n, *a = S + after * n;
+        gemm(f, 0, 0, H, B, H, W_h, ldw, S + before * n, B, 1.0f, g, B);
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+            if (relu) {
+#pragma omp simd
+                for (size_t i = lo; i < hi; i++) a[i] = g[i] > 0.0f ? g[i] : 0.0f;
+            } else {
+#pragma omp simd
+                for (size_t i = lo; i < hi; i++) a[i] = tanh_v(g[i]);
+            }
+        }
+    }
+}
+
+/* Reverse loop: dz = da g'(z) with g'(z) = 1 − a<t>² (tanh) or [a<t> > 0] (relu), read from A (T, H, B) the
+ * state each step wrote; d a<t-1> = W_hᵀ dz. d_out, da, da_0, work (H·B) as for the GRU. */
+void rnnkit_rnn_backward(sgemm_fn f, const float *W_h, int ldw, const float *A, float *dZ, float *d_out, float *da,
+                         float *da_0, float *work, int T, int H, int B, int reverse, int relu, int threads) {
+    const size_t n = (size_t)H * B;
+    float *spare = work, *cur = da;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? s : T - 1 - s, next = reverse ? t + 1 : t - 1, last = s == T - 1;
+        const float *d = d_out ? d_out + (size_t)t * n : cur, *a = A + (size_t)t * n;
+        float *dz = dZ + (size_t)t * n;
+        float *out = last ? da_0 : (d_out ? d_out + (size_t)next * n : spare);
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+#pragma omp simd
+            for (size_t i = lo; i < hi; i++)
+                dz[i] = relu ? (a[i] > 0.0f ? d[i] : 0.0f) : d[i] * (1.0f - a[i] * a[i]);
+        }
+        gemm(f, 1, 0, H, B, H, W_h, ldw, dz, B, d_out && !last ? 1.0f : 0.0f, out, B);
+        if (!d_out && !last) {
+            spare = cur;
+            cur = out;
+        }
+    }
+}
+
+/* Simplified GRU, layout (u, c~): forward, G (T, 2H, B) projections in, [Γu; c~] out; S (T + 1, H, B):
+ *   Γu = σ(z_u),  c~ = tanh(z_c),  c<t> = c<t-1> + Γu (c~ − c<t-1>) */
+void rnnkit_simple_gru_forward(sgemm_fn f, const float *W_h, int ldw, float *G, float *S, int T, int H, int B,
+                               int reverse, int threads) {
+    const size_t n = (size_t)H * B;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s, before = reverse ? t + 1 : t, after = reverse ? t : t + 1;
+        float *g = G + (size_t)t * 2 * n, *c_new = S + after * n;
+        const float *c_prev = S + before * n;
+        gemm(f, 0, 0, 2 * H, B, H, W_h, ldw, c_prev, B, 1.0f, g, B);
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+            float *restrict gu = g, *restrict gc = g + n;
+#pragma omp simd
+            for (size_t i = lo; i < hi; i++) {
+                float u = sigmoid_v(gu[i]), c_tilde = tanh_v(gc[i]);
+                gu[i] = u, gc[i] = c_tilde, c_new[i] = c_prev[i] + u * (c_tilde - c_prev[i]);
+            }
+        }
+    }
+}
+
+/* Simplified GRU in reverse, with dc the complete gradient of c<t>:
+ *   dz_u = dc Γu (1 − Γu) (c~ − c<t-1>),  dz_c = dc Γu (1 − c~²),  dc<t-1> = dc (1 − Γu) + W_hᵀ dz */
+void rnnkit_simple_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, const float *C_prev,
+                                float *dZ, float *d_out, float *dc, float *d_c_0, float *work, int T, int H, int B,
+                                int reverse, int threads) {
+    const size_t n = (size_t)H * B;
+    float *spare = work, *cur = dc;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? s : T - 1 - s, next = reverse ? t + 1 : t - 1, last = s == T - 1;
+        const float *d = d_out ? d_out + (size_t)t * n : cur;
+        const float *g = G + (size_t)t * 2 * n, *c_prev = C_prev + (size_t)t * n;
+        float *dz = dZ + (size_t)t * 2 * n;
+        float *out = last ? d_c_0 : (d_out ? d_out + (size_t)next * n : spare);
+        const int add = d_out && !last;
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+#pragma omp simd
+            for (size_t i = lo; i < hi; i++) {
+                float u = g[i], ct = g[n + i];
+                dz[i] = d[i] * u * (1.0f - u) * (ct - c_prev[i]);
+                dz[n + i] = d[i] * u * (1.0f - ct * ct);
+                float through = d[i] * (1.0f - u);
+                out[i] = add ? out[i] + through : through;
+            }
+        }
+        gemm(f, 1, 0, H, B, 2 * H, W_h, ldw, dz, B, 1.0f, out, B);
+        if (!d_out && !last) {
             spare = cur;
             cur = out;
         }
