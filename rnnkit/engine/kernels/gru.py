@@ -142,12 +142,23 @@ class GRUResetAfterKernel(Kernel):
     """
 
     native_step = "gru_reset_after"
+    compiled_loops = True
 
     def __init__(self, W_h, extra, xp, H=None):
         super().__init__(W_h, extra, xp, H)
         self.G = xp                              # [Γr; Γu; c̃], written over the pre-activations
         self.N = self.buffer(self.H)             # W_cc c<t-1> + b_cc
         self.b_cc = None if extra is None else extra.unsqueeze(1)
+
+    def run_loop(self, S, reverse):
+        b_cc = None if self.extra is None else self.extra.contiguous()
+        native.gru_after_forward(self.W_h, b_cc, self.G, S[0], self.N, reverse)
+
+    def run_loop_backward(self, d_out, d_state, reverse):
+        d_c_0 = torch.empty_like(d_state[0])
+        native.gru_after_backward(self.W_h, self.G, self.prev[0], self.N, self.dZ, self.dN, d_out, d_state[0], d_c_0,
+                                  reverse)
+        return (d_c_0,)
 
     def step(self, t, xp_t, prev, dest):
         H, G, W_h, n = self.H, xp_t, self.W_h, self.N[t]
@@ -164,6 +175,8 @@ class GRUResetAfterKernel(Kernel):
         super().start_backward(prev, new)
         H, G = self.H, self.G
         self.dN = self.buffer(H)                 # gradient of W_cc c<t-1> + b_cc
+        if self.looped:                          # the compiled loop computes each step's factors itself
+            return
         K = torch.empty_like(G)
         K_uc, one_minus_u = lerp_backward_factors(G, prev[0], H)
         K[:, H:] = K_uc

@@ -6,6 +6,8 @@ from rnnkit.engine.native.calls import (
     STEPS,
     available,
     bind_step,
+    gru_after_backward,
+    gru_after_forward,
     gru_backward,
     gru_forward,
     linear_row,
@@ -21,10 +23,10 @@ from rnnkit.engine.native.calls import (
     weight_grad_takes,
 )
 
-__all__ = ["STEPS", "available", "bind_step", "cache_dir", "gru_backward", "gru_forward", "library",
-           "linear_row", "loops_take", "lstm_backward", "lstm_forward", "reason", "rnn_backward", "rnn_forward",
-           "sgemm", "simple_gru_backward", "simple_gru_forward", "training_loops", "weight_grad",
-           "weight_grad_takes"]
+__all__ = ["STEPS", "available", "bind_step", "cache_dir", "gru_after_backward", "gru_after_forward", "gru_backward",
+           "gru_forward", "library", "linear_row", "loops_take", "lstm_backward", "lstm_forward", "reason",
+           "rnn_backward", "rnn_forward", "sgemm", "simple_gru_backward", "simple_gru_forward", "training_loops",
+           "weight_grad", "weight_grad_takes"]
 
 
 def reset() -> None:

@@ -50,6 +50,8 @@ _SIGNATURES = {
     "rnnkit_lstm_backward": [_VOID, _VOID, _INT] + [_VOID] * 9 + [_INT] * 5,
     "rnnkit_gru_forward": [_VOID, _VOID, _INT] + [_VOID] * 3 + [_INT] * 5,
     "rnnkit_gru_backward": [_VOID, _VOID, _INT] + [_VOID] * 7 + [_INT] * 5,
+    "rnnkit_gru_after_forward": [_VOID, _VOID, _INT] + [_VOID] * 4 + [_INT] * 5,
+    "rnnkit_gru_after_backward": [_VOID, _VOID, _INT] + [_VOID] * 9 + [_INT] * 5,
     "rnnkit_rnn_forward": [_VOID, _VOID, _INT] + [_VOID] * 2 + [_INT] * 6,
     "rnnkit_rnn_backward": [_VOID, _VOID, _INT] + [_VOID] * 6 + [_INT] * 6,
     "rnnkit_simple_gru_forward": [_VOID, _VOID, _INT] + [_VOID] * 2 + [_INT] * 5,

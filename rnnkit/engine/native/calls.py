@@ -162,6 +162,25 @@ def gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool) -> None:
                             _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 3, B, reverse, torch.get_num_threads())
 
 
+def gru_after_forward(W_h, b_cc, G, S, N, reverse: bool) -> None:
+    """Every step of one GRU direction, reset after the matmul (``rnnkit_gru_after_forward``): N (T, H, B)
+    gets W_cc c<t-1> + b_cc."""
+    lib, f = _loops()
+    T, GH, B = G.shape
+    lib.rnnkit_gru_after_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(b_cc), _ptr(G), _ptr(S), _ptr(N), T, GH // 3,
+                                 B, reverse, torch.get_num_threads())
+
+
+def gru_after_backward(W_h, G, C_prev, N, dZ, dN, d_out, dc, d_c_0, reverse: bool) -> None:
+    """Every step of one reset-after GRU direction in reverse (``rnnkit_gru_after_backward``)."""
+    lib, f = _loops()
+    T, GH, B = G.shape
+    work = torch.empty(GH // 3, B)
+    lib.rnnkit_gru_after_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(N), _ptr(dZ),
+                                  _ptr(dN), _ptr(d_out), _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 3, B, reverse,
+                                  torch.get_num_threads())
+
+
 def rnn_forward(W_h, G, S, reverse: bool, relu: bool) -> None:
     """Every step of one vanilla RNN direction (``rnnkit_rnn_forward``): G (T, H, B) pre-activations;
     S (T + 1, H, B) states."""

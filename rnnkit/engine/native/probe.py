@@ -49,7 +49,7 @@ def _agrees(lib) -> bool:
 
 def loops_agree(as_reference, on_trial) -> bool:
     """A cell of every form the compiled loops compute (LSTM plain and with peepholes, GRU with the reset
-    before, simplified GRU, RNN tanh and relu), each direction, through the fused engine with a carried
+    before and after, simplified GRU, RNN tanh and relu), each direction, through the fused engine with a carried
     state: outputs, final state and every gradient, once on the Python kernel (``as_reference(fn)``) and
     once on the compiled loops (``on_trial(fn)``)."""
     with torch.random.fork_rng(devices=[]):          # building the cells draws from the global generator
@@ -61,8 +61,8 @@ def _loops_agree(as_reference, on_trial) -> bool:
     from rnnkit.engine.bptt import run_fused
 
     g = torch.Generator().manual_seed(1)
-    for cell in (LSTMCell(3, 5), LSTMCell(3, 5, peephole=True), GRUCell(3, 5), SimpleGRUCell(3, 5), RNNCell(3, 5),
-                 RNNCell(3, 5, nonlinearity="relu")):
+    for cell in (LSTMCell(3, 5), LSTMCell(3, 5, peephole=True), GRUCell(3, 5), GRUCell(3, 5, reset_after=True),
+                 SimpleGRUCell(3, 5), RNNCell(3, 5), RNNCell(3, 5, nonlinearity="relu")):
         with torch.no_grad():
             for p in cell.parameters():
                 p.copy_(torch.randn(p.shape, generator=g))

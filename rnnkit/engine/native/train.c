@@ -1,5 +1,5 @@
-/* rnnkit's compiled time loops for training a layer (float32, CPU): LSTM, GRU (reset before), simplified GRU,
- * vanilla RNN. Built with step.c.
+/* rnnkit's compiled time loops for training a layer (float32, CPU): LSTM, GRU (reset before and after),
+ * simplified GRU, vanilla RNN. Built with step.c.
  *
  * Per step the hand-written engine (rnnkit/engine/kernels/lstm.py) does one recurrent GEMM and a handful
  * of elementwise kernels; from Python each is a separate call, and at hidden size 128 the calls cost more
@@ -260,6 +260,79 @@ void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, 
         }
         gemm(f, 1, 0, H, B, 2 * H, W_h, ldw, dz, B, 1.0f, out, B);           /* + W_ruᵀ [dz_r; dz_u] */
         if (!d_out && !last) {                                   /* ping-pong: out is the next step's dc */
+            spare = cur;
+            cur = out;
+        }
+    }
+}
+
+/* ---- GRU, reset after the matmul (GRUResetAfterKernel, torch's form): layout (r, u, c~) ------------------- */
+
+/* Forward loop: G (T, 3H, B) projections in, [Γr; Γu; c~] out; S (T + 1, H, B) the states; N (T, H, B) gets
+ * n = W_cc c<t-1> + b_cc (b_cc (H) or NULL):
+ *   [Γr; Γu] = σ(xp_ru + W_ru c<t-1>),  c~ = tanh(xp_c + Γr n),  c<t> = c<t-1> + Γu (c~ − c<t-1>) */
+void rnnkit_gru_after_forward(sgemm_fn f, const float *W_h, int ldw, const float *b_cc, float *G, float *S, float *N,
+                              int T, int H, int B, int reverse, int threads) {
+    const size_t n = (size_t)H * B;
+    const float *W_cc = W_h + (size_t)2 * H * ldw;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? T - 1 - s : s, before = reverse ? t + 1 : t, after = reverse ? t : t + 1;
+        float *g = G + (size_t)t * 3 * n, *nt = N + (size_t)t * n, *c_new = S + after * n;
+        const float *c_prev = S + before * n;
+        gemm(f, 0, 0, 2 * H, B, H, W_h, ldw, c_prev, B, 1.0f, g, B);          /* z_ru = xp_ru + W_ru c<t-1> */
+        gemm(f, 0, 0, H, B, H, W_cc, ldw, c_prev, B, 0.0f, nt, B);            /* W_cc c<t-1> */
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+            float *restrict gr = g, *restrict gu = g + n, *restrict gc = g + 2 * n;
+            if (b_cc)
+                for (size_t i = lo; i < hi; i++) nt[i] += b_cc[i / B];
+#pragma omp simd
+            for (size_t i = lo; i < hi; i++) {
+                float r = sigmoid_v(gr[i]), u = sigmoid_v(gu[i]), c_tilde = tanh_v(gc[i] + r * nt[i]);
+                gr[i] = r, gu[i] = u, gc[i] = c_tilde, c_new[i] = c_prev[i] + u * (c_tilde - c_prev[i]);
+            }
+        }
+    }
+}
+
+/* Reverse loop, with dc the complete gradient of c<t>:
+ *   dz_u = dc Γu (1 − Γu) (c~ − c<t-1>),  dz_c = dc Γu (1 − c~²),  dz_r = dz_c n Γr (1 − Γr),  dn = dz_c Γr,
+ *   dc<t-1> = dc (1 − Γu) + W_ruᵀ [dz_r; dz_u] + W_ccᵀ dn
+ * dN (T, H, B) gets dn (for W_cc's and b_cc's gradients after the loop); the rest as for the other GRU. */
+void rnnkit_gru_after_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, const float *C_prev,
+                               const float *N, float *dZ, float *dN, float *d_out, float *dc, float *d_c_0, float *work,
+                               int T, int H, int B, int reverse, int threads) {
+    const size_t n = (size_t)H * B;
+    const float *W_cc = W_h + (size_t)2 * H * ldw;
+    float *spare = work, *cur = dc;
+    for (int s = 0; s < T; s++) {
+        const int t = reverse ? s : T - 1 - s, next = reverse ? t + 1 : t - 1, last = s == T - 1;
+        const float *d = d_out ? d_out + (size_t)t * n : cur;
+        const float *g = G + (size_t)t * 3 * n, *c_prev = C_prev + (size_t)t * n, *nt = N + (size_t)t * n;
+        float *dz = dZ + (size_t)t * 3 * n, *dn = dN + (size_t)t * n;
+        float *out = last ? d_c_0 : (d_out ? d_out + (size_t)next * n : spare);
+        const int add = d_out && !last;
+#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
+        {
+            size_t lo, hi;
+            share(n, THREAD_ID, THREADS, &lo, &hi);
+#pragma omp simd
+            for (size_t i = lo; i < hi; i++) {
+                float r = g[i], u = g[n + i], ct = g[2 * n + i];
+                float dz_c = d[i] * u * (1.0f - ct * ct);
+                dz[i] = dz_c * nt[i] * r * (1.0f - r);
+                dz[n + i] = d[i] * u * (1.0f - u) * (ct - c_prev[i]);
+                dz[2 * n + i] = dz_c;
+                dn[i] = dz_c * r;
+                float through = d[i] * (1.0f - u);
+                out[i] = add ? out[i] + through : through;
+            }
+        }
+        gemm(f, 1, 0, H, B, 2 * H, W_h, ldw, dz, B, 1.0f, out, B);           /* + W_ruᵀ [dz_r; dz_u] */
+        gemm(f, 1, 0, H, B, H, W_cc, ldw, dn, B, 1.0f, out, B);              /* + W_ccᵀ dn */
+        if (!d_out && !last) {
             spare = cur;
             cur = out;
         }
