@@ -75,7 +75,7 @@ class Recurrent(nn.Module):
         T, B, _ = x.shape
         state = self._check_state(state, B)
         lengths = self._check_lengths(lengths, T, B, x.device)
-        if lends_stack_to_torch(self, lengths):          # a plain LSTM stack: torch's kernel, one call
+        if lends_stack_to_torch(self, lengths, B):       # a plain LSTM stack: torch's kernel, one call
             outputs, final = run_torch_lstm_stack(self, x, state)
             return (outputs.transpose(0, 1) if self.batch_first else outputs), final
         D = self.num_directions

@@ -12,17 +12,19 @@ from rnnkit.engine.torch_lstm import lends_to_torch, run_torch_lstm
 ENGINES = ("auto", "reference")
 
 
-def engine_for(cell, engine: str = "auto", lengths: torch.Tensor | None = None) -> str:
+def engine_for(cell, engine: str = "auto", lengths: torch.Tensor | None = None, batch_size: int | None = None) -> str:
     """The engine that runs ``cell`` under ``engine``: under ``"auto"``, ``"torch"`` (torch's fused kernel)
-    for a plain LSTM without padding, ``"fused"`` (the hand-written BPTT) for any other built-in cell, and
-    ``"reference"`` (the plain loop) for a user-written cell."""
+    for a plain LSTM without padding where it is the faster one, ``"fused"`` (rnnkit's BPTT: compiled loops
+    or the hand-written one) for any other built-in cell, and ``"reference"`` (the plain loop) for a
+    user-written cell."""
     if engine != "auto" or not supported(cell):
         return "reference"
-    return "torch" if lends_to_torch(cell, lengths) else "fused"
+    return "torch" if lends_to_torch(cell, lengths, batch_size) else "fused"
 
 
 def run_direction(cell, x: torch.Tensor, state: tuple[torch.Tensor, ...], lengths: torch.Tensor | None,
                   reverse: bool, engine: str = "auto"):
     """Run one direction of one layer; ``engine="reference"`` forces the plain loop over the cell."""
-    run = {"torch": run_torch_lstm, "fused": run_fused, "reference": run_reference}[engine_for(cell, engine, lengths)]
+    chosen = engine_for(cell, engine, lengths, x.shape[1])
+    run = {"torch": run_torch_lstm, "fused": run_fused, "reference": run_reference}[chosen]
     return run(cell, x, state, lengths, reverse)

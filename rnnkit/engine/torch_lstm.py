@@ -23,22 +23,30 @@ from rnnkit.engine import native
 TORCH_LSTM_GATES = ("u", "f", "c", "o")
 
 
-# Up to this hidden size a float32 CPU LSTM trains faster on rnnkit's compiled loops (train.c) than on
-# oneDNN's kernel (a training step on a 2-core AVX2 CPU, median of paired runs: 2×128 1.06×, 2×256
-# 1.02–1.04×, 2×512 0.94×).
+# Where a float32 CPU LSTM trains faster on rnnkit's compiled loops (train.c) than on oneDNN's kernel, from
+# training steps on a 2-core AVX2 CPU (compiled speed over oneDNN's, median of paired runs): hidden 128 at
+# B = 32 1.06–1.3×, at B = 16 1.01×; hidden 256 at B = 32–64 1.00–1.04×, at B = 16 0.90×; hidden 320 at
+# B = 16 0.85×; hidden 512 at B = 64 0.91–0.97×. Small batches favour oneDNN (its per-step GEMM handles a
+# narrow right-hand side better than a plain sgemm call), so above COMPILED_ALWAYS_HIDDEN the batch counts.
+COMPILED_ALWAYS_HIDDEN = 128
 COMPILED_MAX_HIDDEN = 256
+COMPILED_MIN_BATCH = 32
 
 
-def lends_to_torch(cell, lengths: torch.Tensor | None) -> bool:
+def lends_to_torch(cell, lengths: torch.Tensor | None, batch_size: int | None = None) -> bool:
     """Whether :func:`run_torch_lstm` computes ``cell`` exactly (a plain built-in LSTM, no padding) and is
-    the faster engine for it (not a small float32 CPU cell that the compiled loops take)."""
-    return type(cell) is LSTMCell and not cell.peephole and lengths is None and not compiled_is_faster(cell)
+    the faster engine for it (not a float32 CPU cell the compiled loops run faster, :func:`compiled_is_faster`)."""
+    return (type(cell) is LSTMCell and not cell.peephole and lengths is None
+            and not compiled_is_faster(cell, batch_size))
 
 
-def compiled_is_faster(cell) -> bool:
-    """A float32 CPU LSTM of hidden size ≤ :data:`COMPILED_MAX_HIDDEN`, with the compiled loops built."""
-    W = cell.W_u
-    return (cell.hidden_size <= COMPILED_MAX_HIDDEN and W.dtype == torch.float32 and W.device.type == "cpu"
+def compiled_is_faster(cell, batch_size: int | None = None) -> bool:
+    """A float32 CPU LSTM with hidden size ≤ :data:`COMPILED_ALWAYS_HIDDEN`, or ≤ :data:`COMPILED_MAX_HIDDEN`
+    at a batch of at least :data:`COMPILED_MIN_BATCH` (or an unknown one), with the compiled loops built."""
+    W, H = cell.W_u, cell.hidden_size
+    wide_enough = H <= COMPILED_ALWAYS_HIDDEN or (
+        H <= COMPILED_MAX_HIDDEN and (batch_size is None or batch_size >= COMPILED_MIN_BATCH))
+    return (wide_enough and W.dtype == torch.float32 and W.device.type == "cpu"
             and native.training_loops() is not None)
 
 
@@ -83,11 +91,12 @@ def run_torch_lstm(cell, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tenso
     return outputs, (a_T[0], c_T[0])
 
 
-def lends_stack_to_torch(layer, lengths) -> bool:
-    """Whether :func:`run_torch_lstm_stack` computes the whole ``layer`` exactly: plain built-in LSTM cells,
-    all with or all without bias, no padding, and no dropout between layers in play."""
+def lends_stack_to_torch(layer, lengths, batch_size: int | None = None) -> bool:
+    """Whether :func:`run_torch_lstm_stack` computes the whole ``layer`` exactly (plain built-in LSTM cells,
+    all with or all without bias, no padding, and no dropout between layers in play) and is the faster
+    engine for every cell (:func:`lends_to_torch`)."""
     cells = list(layer.cells)
-    return (layer.engine == "auto" and lengths is None and all(lends_to_torch(c, None) for c in cells)
+    return (layer.engine == "auto" and lengths is None and all(lends_to_torch(c, None, batch_size) for c in cells)
             and len({c.bias for c in cells}) == 1 and not (layer.dropout > 0 and layer.training))
 
 

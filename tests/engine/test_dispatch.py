@@ -6,7 +6,7 @@ import torch
 
 import rnnkit
 from rnnkit.engine import engine_for, native
-from rnnkit.engine.torch_lstm import COMPILED_MAX_HIDDEN
+from rnnkit.engine.torch_lstm import COMPILED_ALWAYS_HIDDEN, COMPILED_MAX_HIDDEN, COMPILED_MIN_BATCH
 
 
 class CountingCell(rnnkit.GRUCell):
@@ -29,6 +29,10 @@ def test_built_in_cells_take_the_fast_path():
     for layer, lengths, expected in cases:
         assert engine_for(layer.cells[0], "auto", lengths) == expected
         assert engine_for(layer.cells[0], "reference", lengths) == "reference"
+    # Above COMPILED_ALWAYS_HIDDEN a small batch goes to torch's kernel, a large one to the compiled loops.
+    wide = rnnkit.LSTM(3, COMPILED_ALWAYS_HIDDEN + 1).cells[0]
+    assert engine_for(wide, "auto", None, COMPILED_MIN_BATCH - 1) == "torch"
+    assert engine_for(wide, "auto", None, COMPILED_MIN_BATCH) == small_lstm
 
 
 def test_fast_path_never_calls_the_cell_and_builds_one_node():
