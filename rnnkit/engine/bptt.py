@@ -91,7 +91,7 @@ class Recurrence(torch.autograd.Function):
         if live is None:
             if d_out is not None:
                 d_state[0] = d_out_t[order[0]].add_(d_state[0])
-            compiled = kernel.backward_loop(d_out, d_state, reverse)           # all steps at once, or None
+            compiled = kernel.backward_loop(d_out, d_state, reverse, x)        # all steps at once, or None
             d_state = tuple(d_state) if compiled is None else compiled
             for t, t_next in zip(order, [*order[1:], None]) if compiled is None else ():
                 d_state = kernel.back(t, d_state, None if t_next is None else d_out_t[t_next])
@@ -108,7 +108,7 @@ class Recurrence(torch.autograd.Function):
         d_W_h, d_extra = kernel.finish()
         needs = ctx.needs_input_grad
         d_x = torch.bmm(dZ.transpose(1, 2), W_x.expand(T, *W_x.shape)) if needs[2] else None
-        d_W_x = kernel.weight_grad(dZ, x.transpose(1, 2)) if needs[3] else None
+        d_W_x = kernel.input_weight_grad(x) if needs[3] else None
         d_b = dZ.sum((0, 2)) if ctx.has_bias and needs[4] else None
         return (None, None, d_x, d_W_x, d_b, d_W_h, d_extra, None, *(d.t() for d in d_state))
 

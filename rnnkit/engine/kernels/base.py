@@ -90,18 +90,19 @@ class Kernel:
         self.looped = True
         return True
 
-    def backward_loop(self, d_out: torch.Tensor | None, d_state: list, reverse: bool) -> tuple | None:
+    def backward_loop(self, d_out: torch.Tensor | None, d_state: list, reverse: bool,
+                      x: torch.Tensor) -> tuple | None:
         """Every step of :meth:`back` at once, after a compiled forward (and :meth:`start_backward`, which
         then skips the per-step factors the compiled loop computes itself): ``d_out`` (T, H, B) the outputs'
         gradients (completed in place, like the caller's loop does) or None, ``d_state`` the final state's
-        gradients (own buffers, overwritten); returns the initial state's. None: the caller loops over
-        :meth:`back`."""
-        return self.run_loop_backward(d_out, d_state, reverse) if self.looped else None
+        gradients (own buffers, overwritten), ``x`` (T, B, X) the layer's input; returns the initial state's.
+        None: the caller loops over :meth:`back`."""
+        return self.run_loop_backward(d_out, d_state, reverse, x) if self.looped else None
 
     def run_loop(self, S: list, reverse: bool) -> None:
         raise NotImplementedError
 
-    def run_loop_backward(self, d_out: torch.Tensor | None, d_state: list, reverse: bool) -> tuple:
+    def run_loop_backward(self, d_out: torch.Tensor | None, d_state: list, reverse: bool, x: torch.Tensor) -> tuple:
         raise NotImplementedError
 
     def back(self, t: int, d_new: tuple, acc: torch.Tensor | None) -> tuple:
@@ -122,6 +123,10 @@ class Kernel:
     def finish(self) -> tuple:
         """After the reverse loop: (d W_h (G·H, H), d extra or None); ``dZ`` is the gradient of ``xp``."""
         return self.weight_grad(self.dZ, self.prev[0]), None
+
+    def input_weight_grad(self, x: torch.Tensor) -> torch.Tensor:
+        """After the reverse loop: d W_x = Σ_t dZ<t> x<t>ᵀ (G·H, X) for the layer's input x (T, B, X)."""
+        return self.weight_grad(self.dZ, x.transpose(1, 2))
 
     @staticmethod
     def weight_grad(dZ: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:

@@ -53,7 +53,7 @@ class SimpleGRUKernel(Kernel):
     def run_loop(self, S, reverse):
         native.simple_gru_forward(self.W_h, self.G, S[0], reverse)
 
-    def run_loop_backward(self, d_out, d_state, reverse):
+    def run_loop_backward(self, d_out, d_state, reverse, x):
         d_c_0 = torch.empty_like(d_state[0])
         native.simple_gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, d_state[0], d_c_0, reverse)
         return (d_c_0,)
@@ -96,7 +96,7 @@ class GRUKernel(Kernel):
     def run_loop(self, S, reverse):
         native.gru_forward(self.W_h, self.G, S[0], self.RC, reverse)
 
-    def run_loop_backward(self, d_out, d_state, reverse):
+    def run_loop_backward(self, d_out, d_state, reverse, x):
         d_c_0 = torch.empty_like(d_state[0])
         native.gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, d_state[0], d_c_0, reverse)
         return (d_c_0,)
@@ -154,7 +154,7 @@ class GRUResetAfterKernel(Kernel):
         b_cc = None if self.extra is None else self.extra.contiguous()
         native.gru_after_forward(self.W_h, b_cc, self.G, S[0], self.N, reverse)
 
-    def run_loop_backward(self, d_out, d_state, reverse):
+    def run_loop_backward(self, d_out, d_state, reverse, x):
         d_c_0 = torch.empty_like(d_state[0])
         native.gru_after_backward(self.W_h, self.G, self.prev[0], self.N, self.dZ, self.dN, d_out, d_state[0], d_c_0,
                                   reverse)

@@ -33,12 +33,28 @@ class LSTMKernel(Kernel):
     def run_loop(self, S, reverse):
         native.lstm_forward(self.W_h, self.extra, self.G, S[0], S[1], self.TC, reverse)
 
-    def run_loop_backward(self, d_out, d_state, reverse):
+    def run_loop_backward(self, d_out, d_state, reverse, x):
         da, dc = d_state
         da_0 = torch.empty_like(da)
-        native.lstm_backward(self.W_h, self.extra, self.G, self.TC, self.prev[1], self.dZ, d_out, da, dc, da_0,
-                             reverse)
+        # The loop accumulates the weight gradients beside it: W_h's always, W_x's where x can be read whole.
+        readable = x.dtype == torch.float32 and x.is_contiguous()
+        self.dW_h = torch.empty(self.GH, self.H)
+        self.dW_x = torch.empty(self.GH, x.shape[2]) if readable else None
+        native.lstm_backward(self.W_h, self.extra, self.G, self.TC, self.prev[0], self.prev[1], self.dZ, d_out, da,
+                             dc, da_0, x if readable else None, self.dW_h, self.dW_x, reverse)
         return da_0, dc
+
+    def recurrent_weight_grad(self):
+        """Σ_t dZ<t> a<t-1>ᵀ (4H, H): from the compiled loop, or computed now."""
+        return self.dW_h if self.looped else self.weight_grad(self.dZ, self.prev[0])
+
+    def finish(self):
+        return self.recurrent_weight_grad(), None
+
+    def input_weight_grad(self, x):
+        if self.looped and self.dW_x is not None:
+            return self.dW_x
+        return super().input_weight_grad(x)
 
     def peephole(self, z, c_prev):
         """Add ``P * c<t-1>`` to the three sigmoid gates (only with peepholes)."""
@@ -136,4 +152,4 @@ class PeepholeLSTMKernel(LSTMKernel):
         dZ, H = self.dZ, self.H
         dZ_gates = dZ[:, :3 * H].reshape(self.T, 3, H, self.B)
         d_P = (dZ_gates * self.prev[1].unsqueeze(1)).sum((0, 3))
-        return self.weight_grad(dZ, self.prev[0]), d_P
+        return self.recurrent_weight_grad(), d_P

@@ -27,7 +27,7 @@ class RNNTanhKernel(Kernel):
     def run_loop(self, S, reverse):
         native.rnn_forward(self.W_h, self.xp, S[0], reverse, self.relu)
 
-    def run_loop_backward(self, d_out, d_state, reverse):
+    def run_loop_backward(self, d_out, d_state, reverse, x):
         da_0 = torch.empty_like(d_state[0])
         native.rnn_backward(self.W_h, self.new[0], self.dZ, d_out, d_state[0], da_0, reverse, self.relu)
         return (da_0,)

@@ -47,7 +47,7 @@ _SIGNATURES = {
     "rnnkit_rnn_step": [_VOID] * 5 + [_INT] * 4,
     "rnnkit_linear_row": [_VOID] * 4 + [_INT] * 3,
     "rnnkit_lstm_forward": [_VOID, _VOID, _INT] + [_VOID] * 5 + [_INT] * 5,
-    "rnnkit_lstm_backward": [_VOID, _VOID, _INT] + [_VOID] * 9 + [_INT] * 5,
+    "rnnkit_lstm_backward": [_VOID, _VOID, _INT] + [_VOID] * 11 + [_INT, _VOID, _VOID] + [_INT] * 5,
     "rnnkit_gru_forward": [_VOID, _VOID, _INT] + [_VOID] * 3 + [_INT] * 5,
     "rnnkit_gru_backward": [_VOID, _VOID, _INT] + [_VOID] * 7 + [_INT] * 5,
     "rnnkit_gru_after_forward": [_VOID, _VOID, _INT] + [_VOID] * 4 + [_INT] * 5,

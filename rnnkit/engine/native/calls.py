@@ -133,14 +133,16 @@ def lstm_forward(W_h, P, G, S_a, S_c, TC, reverse: bool) -> None:
                             T, GH // 4, B, reverse, torch.get_num_threads())
 
 
-def lstm_backward(W_h, P, G, TC, C_prev, dZ, d_out, da, dc, da_0, reverse: bool) -> None:
-    """Every step of one LSTM direction in reverse (``rnnkit_lstm_backward``; see ``train.c``): C_prev
-    (T, H, B) the cell state each step read."""
+def lstm_backward(W_h, P, G, TC, A_prev, C_prev, dZ, d_out, da, dc, da_0, x, dW_h, dW_x, reverse: bool) -> None:
+    """Every step of one LSTM direction in reverse and the weight gradients (``rnnkit_lstm_backward``; see
+    ``train.c``): A_prev, C_prev (T, H, B) the states each step read; x (T, B, X) the input, contiguous,
+    or None (then dW_x is None too); dW_h (4H, H), dW_x (4H, X) get Σ_t dz a<t-1>ᵀ, Σ_t dz x<t>."""
     lib, f = _loops()
     T, GH, B = G.shape
-    lib.rnnkit_lstm_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(P), _ptr(G), _ptr(TC), _ptr(C_prev), _ptr(dZ),
-                             _ptr(d_out), _ptr(da), _ptr(dc), _ptr(da_0), T, GH // 4, B, reverse,
-                             torch.get_num_threads())
+    X = 0 if x is None else x.shape[2]
+    lib.rnnkit_lstm_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(P), _ptr(G), _ptr(TC), _ptr(A_prev), _ptr(C_prev),
+                             _ptr(dZ), _ptr(d_out), _ptr(da), _ptr(dc), _ptr(da_0), _ptr(x), X, _ptr(dW_h), _ptr(dW_x),
+                             T, GH // 4, B, reverse, torch.get_num_threads())
 
 
 def gru_forward(W_h, G, S, RC, reverse: bool) -> None:

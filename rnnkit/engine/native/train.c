@@ -140,33 +140,86 @@ void rnnkit_lstm_forward(sgemm_fn f, const float *W_h, int ldw, const float *P, 
     }
 }
 
-/* The reverse loop (LSTMKernel.back for every step, in the order the forward's steps are undone).
- * G (T, 4H, B) the gate activations, TC (T, H, B) tanh(c<t>), C_prev (T, H, B) the state c<t-1> each step
- * read; dZ (T, 4H, B) gets the gradients of the pre-activations. d_out (T, H, B): the gradient each output
- * a<t> gets from above (NULL: none), which this loop completes in place with what a<t> gets through the
- * next step; da (H, B) holds the gradient of the last step's a<t> when d_out is NULL (and is then
- * overwritten); dc (H, B): the gradient of the last c<t> in, of the initial c out; da_0 (H, B) gets the
- * initial a's. */
-void rnnkit_lstm_backward(sgemm_fn f, const float *W_h, int ldw, const float *P, const float *G,
-                          const float *TC, const float *C_prev, float *dZ, float *d_out, float *da, float *dc,
-                          float *da_0, int T, int H, int B, int reverse, int threads) {
+/* The weight gradients of one step, added (or written, first) into dW_h (4H, H) += dz a<t-1>ᵀ and, unless
+ * dW_x is NULL, dW_x (4H, X) += dz x<t> (x<t> (B, X) row-major, as the layer's input (T, B, X) holds it). */
+static void lstm_weight_step(sgemm_fn f, const float *dz, const float *a_prev, const float *x_t, float *dW_h,
+                             float *dW_x, int H, int X, int B, int first) {
+    gemm(f, 0, 1, 4 * H, H, B, dz, B, a_prev, B, first ? 0.0f : 1.0f, dW_h, H);
+    if (dW_x)
+        gemm(f, 0, 0, 4 * H, X, B, dz, B, x_t, X, first ? 0.0f : 1.0f, dW_x, X);
+}
+
+/* Below this many multiply-adds per step's recurrent GEMM (4H·H·B) the LSTM's backward overlaps its weight
+ * gradients with its loop (see rnnkit_lstm_backward); above it each GEMM keeps both cores busy by itself. */
+#define OVERLAP_MAX_MACS ((size_t)1 << 24)
+
+/* Step s of the reverse loop: the gates' pass (on `threads` threads), then (s is stored in *finished, when
+ * given, as soon as dz is written) d a<t-1> = W_hᵀ dz. */
+static void lstm_back_step(sgemm_fn f, const float *W_h, int ldw, const float *P, const float *G, const float *TC,
+                           const float *C_prev, float *dZ, float *d_out, float *da, float *dc, float *da_0, int s,
+                           int T, int H, int B, int reverse, int threads, int *finished) {
     const size_t n = (size_t)H * B;
-    for (int s = 0; s < T; s++) {
-        const int t = reverse ? s : T - 1 - s;
-        const int next = reverse ? t + 1 : t - 1;                   /* the step visited after this one */
-        const float *da_t = d_out ? d_out + (size_t)t * n : da;
-        float *dz = dZ + (size_t)t * 4 * n;
-#pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
-        {
-            size_t lo, hi;
-            share(n, THREAD_ID, THREADS, &lo, &hi);
-            lstm_gates_back(da_t, dc, G + (size_t)t * 4 * n, TC + (size_t)t * n, C_prev + (size_t)t * n, P, dz, n,
-                            B, lo, hi);
+    const int t = reverse ? s : T - 1 - s, next = reverse ? t + 1 : t - 1, last = s == T - 1;
+    const float *da_t = d_out ? d_out + (size_t)t * n : da;
+    float *dz = dZ + (size_t)t * 4 * n;
+#pragma omp parallel num_threads(threads) if (threads > 1 && n >= ELEMENTWISE_PARALLEL_MIN)
+    {
+        size_t lo, hi;
+        share(n, THREAD_ID, THREADS, &lo, &hi);
+        lstm_gates_back(da_t, dc, G + (size_t)t * 4 * n, TC + (size_t)t * n, C_prev + (size_t)t * n, P, dz, n, B,
+                        lo, hi);
+    }
+    if (finished)
+        __atomic_store_n(finished, s, __ATOMIC_RELEASE);
+    /* d a<t-1> = W_hᵀ dz, added to what a<t-1> got from above (or alone) */
+    float *acc = last ? da_0 : (d_out ? d_out + (size_t)next * n : da);
+    gemm(f, 1, 0, H, B, 4 * H, W_h, ldw, dz, B, last || !d_out ? 0.0f : 1.0f, acc, B);
+}
+
+/* The reverse loop (LSTMKernel.back for every step, in the order the forward's steps are undone), and the
+ * weight gradients. G (T, 4H, B) the gate activations, TC (T, H, B) tanh(c<t>), A_prev, C_prev (T, H, B)
+ * the states each step read; dZ (T, 4H, B) gets the gradients of the pre-activations. d_out (T, H, B): the
+ * gradient each output a<t> gets from above (NULL: none), which this loop completes in place with what a<t>
+ * gets through the next step; da (H, B) holds the gradient of the last step's a<t> when d_out is NULL (and
+ * is then overwritten); dc (H, B): the gradient of the last c<t> in, of the initial c out; da_0 (H, B)
+ * gets the initial a's. x (T, B, X) the layer's input: dW_h (4H, H) and dW_x (4H, X) (or NULL) get
+ * Σ_t dz a<t-1>ᵀ and Σ_t dz x<t>.
+ *
+ * Small steps (4H·H·B < OVERLAP_MAX_MACS) on two or more threads: the weight gradients run beside the loop.
+ * One thread walks the steps (its GEMMs single-threaded), another follows a step behind, accumulating each
+ * finished step's dz: a GEMM this small keeps two cores only half busy, so the chains overlap instead of
+ * taking turns. Larger steps: the loop, then the weight gradients, each GEMM on every thread. */
+void rnnkit_lstm_backward(sgemm_fn f, const float *W_h, int ldw, const float *P, const float *G,
+                          const float *TC, const float *A_prev, const float *C_prev, float *dZ, float *d_out,
+                          float *da, float *dc, float *da_0, const float *x, int X, float *dW_h, float *dW_x, int T,
+                          int H, int B, int reverse, int threads) {
+    const size_t n = (size_t)H * B;
+    if (threads < 2 || (size_t)4 * H * H * B >= OVERLAP_MAX_MACS) {
+        for (int s = 0; s < T; s++)
+            lstm_back_step(f, W_h, ldw, P, G, TC, C_prev, dZ, d_out, da, dc, da_0, s, T, H, B, reverse, threads, NULL);
+        for (int s = 0; s < T; s++) {
+            const int t = reverse ? s : T - 1 - s;
+            lstm_weight_step(f, dZ + (size_t)t * 4 * n, A_prev + (size_t)t * n, x + (size_t)t * B * X, dW_h, dW_x,
+                             H, X, B, s == 0);
         }
-        /* d a<t-1> = W_hᵀ dz, added to what a<t-1> got from above (or alone) */
-        int last = s == T - 1;
-        float *acc = last ? da_0 : (d_out ? d_out + (size_t)next * n : da);
-        gemm(f, 1, 0, H, B, 4 * H, W_h, ldw, dz, B, last || !d_out ? 0.0f : 1.0f, acc, B);
+        return;
+    }
+    int finished = -1;                                            /* the last step whose dz is written */
+#pragma omp parallel num_threads(2)
+    {
+        const int role = THREAD_ID, team = THREADS;
+        if (role == 0)
+            for (int s = 0; s < T; s++)
+                lstm_back_step(f, W_h, ldw, P, G, TC, C_prev, dZ, d_out, da, dc, da_0, s, T, H, B, reverse, 1,
+                               &finished);
+        if (role == 1 || team == 1)
+            for (int s = 0; s < T; s++) {
+                while (__atomic_load_n(&finished, __ATOMIC_ACQUIRE) < s) {
+                }
+                const int t = reverse ? s : T - 1 - s;
+                lstm_weight_step(f, dZ + (size_t)t * 4 * n, A_prev + (size_t)t * n, x + (size_t)t * B * X, dW_h,
+                                 dW_x, H, X, B, s == 0);
+            }
     }
 }
 
