@@ -25,9 +25,10 @@ TORCH_LSTM_GATES = ("u", "f", "c", "o")
 
 # Where a float32 CPU LSTM trains faster on rnnkit's compiled loops (train.c) than on oneDNN's kernel, from
 # training steps on a 2-core AVX2 CPU (compiled speed over oneDNN's, median of paired runs): hidden 128 at
-# B = 32 1.06–1.3×, at B = 16 1.01×; hidden 256 at B = 32–64 1.00–1.04×, at B = 16 0.90×; hidden 320 at
-# B = 16 0.85×; hidden 512 at B = 64 0.91–0.97×. Small batches favour oneDNN (its per-step GEMM handles a
-# narrow right-hand side better than a plain sgemm call), so above COMPILED_ALWAYS_HIDDEN the batch counts.
+# B = 32 1.1–1.3×, at B = 16 1.01×; hidden 256 at B = 32 1.02×, at B = 64 1.13×, at B = 16 0.86–0.92×;
+# hidden 320 at B = 16 0.85–1.07×; hidden 512 at B = 64 0.84–0.97×, at B = 16 0.66×. Small batches favour
+# oneDNN (its per-step GEMM handles a narrow right-hand side better than a plain sgemm call), so above
+# COMPILED_ALWAYS_HIDDEN the batch counts.
 COMPILED_ALWAYS_HIDDEN = 128
 COMPILED_MAX_HIDDEN = 256
 COMPILED_MIN_BATCH = 32
