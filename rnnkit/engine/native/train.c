@@ -110,6 +110,33 @@ static void share(size_t n, int k, int m, size_t *lo, size_t *hi) {
     *hi = *lo + per < n ? *lo + per : n;
 }
 
+/* Step s of a one-state reverse loop (GRU, simplified GRU, RNN): the step t it visits, where it reads the
+ * complete gradient of its state (d) and where it writes the gradient of the state before it (out; added
+ * to when `add`, because out then already holds what that state's output got from above). With d_out
+ * (T, H, B) both are its rows; without, two buffers take turns (*cur, *spare, swapped here), and the last
+ * step writes d_0. */
+typedef struct {
+    int t, add;
+    const float *d;
+    float *out;
+} reverse_step;
+
+static reverse_step reverse_at(int s, int T, int reverse, size_t n, float *d_out, float **cur, float **spare,
+                               float *d_0) {
+    const int last = s == T - 1;
+    reverse_step r;
+    r.t = reverse ? s : T - 1 - s;
+    const int next = reverse ? r.t + 1 : r.t - 1;
+    r.d = d_out ? d_out + (size_t)r.t * n : *cur;
+    r.out = last ? d_0 : (d_out ? d_out + (size_t)next * n : *spare);
+    r.add = d_out && !last;
+    if (!d_out && !last) {
+        *spare = *cur;
+        *cur = r.out;
+    }
+    return r;
+}
+
 #ifdef _OPENMP
 #include <omp.h>
 #define THREAD_ID omp_get_thread_num()
@@ -280,10 +307,10 @@ void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, 
     const float *W_cc = W_h + (size_t)2 * H * ldw;
     float *d_rc = work, *spare = work + n, *cur = dc;
     for (int s = 0; s < T; s++) {
-        const int t = reverse ? s : T - 1 - s, next = reverse ? t + 1 : t - 1, last = s == T - 1;
-        const float *d = d_out ? d_out + (size_t)t * n : cur;
-        float *out = last ? d_c_0 : (d_out ? d_out + (size_t)next * n : spare);
-        const int add = d_out && !last;                         /* out already holds what c<t-1> got from above */
+        const reverse_step r = reverse_at(s, T, reverse, n, d_out, &cur, &spare, d_c_0);
+        const int t = r.t, add = r.add;
+        const float *d = r.d;
+        float *out = r.out;
         const float *g = G + (size_t)t * 3 * n, *c_prev = C_prev + (size_t)t * n;
         float *dz = dZ + (size_t)t * 3 * n;
 #pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
@@ -312,10 +339,6 @@ void rnnkit_gru_backward(sgemm_fn f, const float *W_h, int ldw, const float *G, 
             }
         }
         gemm(f, 1, 0, H, B, 2 * H, W_h, ldw, dz, B, 1.0f, out, B);           /* + W_ruᵀ [dz_r; dz_u] */
-        if (!d_out && !last) {                                   /* ping-pong: out is the next step's dc */
-            spare = cur;
-            cur = out;
-        }
     }
 }
 
@@ -361,12 +384,12 @@ void rnnkit_gru_after_backward(sgemm_fn f, const float *W_h, int ldw, const floa
     const float *W_cc = W_h + (size_t)2 * H * ldw;
     float *spare = work, *cur = dc;
     for (int s = 0; s < T; s++) {
-        const int t = reverse ? s : T - 1 - s, next = reverse ? t + 1 : t - 1, last = s == T - 1;
-        const float *d = d_out ? d_out + (size_t)t * n : cur;
+        const reverse_step r = reverse_at(s, T, reverse, n, d_out, &cur, &spare, d_c_0);
+        const int t = r.t, add = r.add;
+        const float *d = r.d;
+        float *out = r.out;
         const float *g = G + (size_t)t * 3 * n, *c_prev = C_prev + (size_t)t * n, *nt = N + (size_t)t * n;
         float *dz = dZ + (size_t)t * 3 * n, *dn = dN + (size_t)t * n;
-        float *out = last ? d_c_0 : (d_out ? d_out + (size_t)next * n : spare);
-        const int add = d_out && !last;
 #pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
         {
             size_t lo, hi;
@@ -385,10 +408,6 @@ void rnnkit_gru_after_backward(sgemm_fn f, const float *W_h, int ldw, const floa
         }
         gemm(f, 1, 0, H, B, 2 * H, W_h, ldw, dz, B, 1.0f, out, B);           /* + W_ruᵀ [dz_r; dz_u] */
         gemm(f, 1, 0, H, B, H, W_cc, ldw, dn, B, 1.0f, out, B);              /* + W_ccᵀ dn */
-        if (!d_out && !last) {
-            spare = cur;
-            cur = out;
-        }
     }
 }
 
@@ -425,10 +444,9 @@ void rnnkit_rnn_backward(sgemm_fn f, const float *W_h, int ldw, const float *A, 
     const size_t n = (size_t)H * B;
     float *spare = work, *cur = da;
     for (int s = 0; s < T; s++) {
-        const int t = reverse ? s : T - 1 - s, next = reverse ? t + 1 : t - 1, last = s == T - 1;
-        const float *d = d_out ? d_out + (size_t)t * n : cur, *a = A + (size_t)t * n;
-        float *dz = dZ + (size_t)t * n;
-        float *out = last ? da_0 : (d_out ? d_out + (size_t)next * n : spare);
+        const reverse_step r = reverse_at(s, T, reverse, n, d_out, &cur, &spare, da_0);
+        const float *d = r.d, *a = A + (size_t)r.t * n;
+        float *dz = dZ + (size_t)r.t * n;
 #pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
         {
             size_t lo, hi;
@@ -437,11 +455,7 @@ void rnnkit_rnn_backward(sgemm_fn f, const float *W_h, int ldw, const float *A, 
             for (size_t i = lo; i < hi; i++)
                 dz[i] = relu ? (a[i] > 0.0f ? d[i] : 0.0f) : d[i] * (1.0f - a[i] * a[i]);
         }
-        gemm(f, 1, 0, H, B, H, W_h, ldw, dz, B, d_out && !last ? 1.0f : 0.0f, out, B);
-        if (!d_out && !last) {
-            spare = cur;
-            cur = out;
-        }
+        gemm(f, 1, 0, H, B, H, W_h, ldw, dz, B, r.add ? 1.0f : 0.0f, r.out, B);
     }
 }
 
@@ -477,12 +491,12 @@ void rnnkit_simple_gru_backward(sgemm_fn f, const float *W_h, int ldw, const flo
     const size_t n = (size_t)H * B;
     float *spare = work, *cur = dc;
     for (int s = 0; s < T; s++) {
-        const int t = reverse ? s : T - 1 - s, next = reverse ? t + 1 : t - 1, last = s == T - 1;
-        const float *d = d_out ? d_out + (size_t)t * n : cur;
-        const float *g = G + (size_t)t * 2 * n, *c_prev = C_prev + (size_t)t * n;
-        float *dz = dZ + (size_t)t * 2 * n;
-        float *out = last ? d_c_0 : (d_out ? d_out + (size_t)next * n : spare);
-        const int add = d_out && !last;
+        const reverse_step r = reverse_at(s, T, reverse, n, d_out, &cur, &spare, d_c_0);
+        const int add = r.add;
+        const float *d = r.d;
+        float *out = r.out;
+        const float *g = G + (size_t)r.t * 2 * n, *c_prev = C_prev + (size_t)r.t * n;
+        float *dz = dZ + (size_t)r.t * 2 * n;
 #pragma omp parallel num_threads(threads) if (n >= ELEMENTWISE_PARALLEL_MIN)
         {
             size_t lo, hi;
@@ -497,10 +511,6 @@ void rnnkit_simple_gru_backward(sgemm_fn f, const float *W_h, int ldw, const flo
             }
         }
         gemm(f, 1, 0, H, B, 2 * H, W_h, ldw, dz, B, 1.0f, out, B);
-        if (!d_out && !last) {
-            spare = cur;
-            cur = out;
-        }
     }
 }
 
