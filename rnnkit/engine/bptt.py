@@ -8,6 +8,10 @@ gradients after the loop, and ``x`` in one batched GEMM. Per-step work is featur
 gradient into a feature-major (T, H, B) buffer before it, into which each step's kernel adds the gradient
 ``a<t-1>`` gets through the cell (so the output gradient costs no extra op per step).
 
+Where the kernel has compiled loops (:mod:`rnnkit.engine.native`: float32 on the CPU, no padding), the loop
+each way is one call instead (:meth:`Kernel.forward_loop`, :meth:`Kernel.backward_loop`), over the same
+buffers and equations.
+
 Padding (``lengths``) follows :mod:`rnnkit.engine.reference` exactly: with ``live<t> = t < length``, the
 state is ``where(live, new, old)`` and the output ``new * live``; the backward direction visits
 t = T-1 … 0, so a sequence's state stays the initial one until its own last step.

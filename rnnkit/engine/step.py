@@ -20,10 +20,10 @@ GEMMs and the elementwise gate kernels and nothing else:
   column is a contiguous row; cached on both keys);
 * **one kernel per layer** (the training kernel of :mod:`rnnkit.engine.kernels` for T = 1, bound once to
   these buffers by :meth:`Kernel.bind`): generation and training compute the same equations in the same
-  order. At batch 1 in float32 a (peephole) LSTM layer's whole step is one call of the compiled kernel of
-  :mod:`rnnkit.engine.native` where it is built (the GEMV and the gate equations fused, on both cores),
-  else its GEMV goes through oneDNN (:func:`rnnkit.engine.kernels.base.one_row_linear`): the same products
-  summed in another order.
+  order. At batch 1 in float32 a layer's whole step is one call of the compiled kernel of
+  :mod:`rnnkit.engine.native` where it is built (the GEMV and the gate equations fused, on both cores;
+  :func:`compiled_step`), else an LSTM's GEMV goes through oneDNN
+  (:func:`rnnkit.engine.kernels.base.one_row_linear`): the same products summed in another order.
 
 Only without autograd (the cached weights are detached): when gradients are wanted, or under
 ``engine="reference"``, or for a cell the engine does not know, the stepper calls each cell's own forward.
