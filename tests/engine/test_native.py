@@ -240,3 +240,27 @@ def test_compiled_lstm_backward_on_one_thread_equals_two():
         torch.set_num_threads(threads)
     for u, w in zip(one, two):
         torch.testing.assert_close(u, w, atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
+def test_a_float64_default_dtype_changes_nothing():
+    """With torch's default dtype set to float64, the kernels still build, probe and run float32 layers."""
+    default = torch.get_default_dtype()
+    native.reset()
+    try:
+        torch.set_default_dtype(torch.float64)
+        assert native.available() and native.training_loops() is not None
+        layer = rnnkit.GRU(4, 6, num_layers=2, dtype=torch.float32)
+        x = torch.randn(5, 3, 4, dtype=torch.float32)
+        y, _ = layer(x)
+        grads = torch.autograd.grad(y.pow(2).sum(), list(layer.parameters()))
+        lm = LanguageModel(9, 12, num_layers=2).float().eval()
+        assert lm.generate(torch.tensor([1, 2]), 4).shape == (4,)
+    finally:
+        torch.set_default_dtype(default)
+        native.reset()
+    layer.engine = "reference"
+    y_ref, _ = layer(x)
+    torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
+    for g, g_ref in zip(grads, torch.autograd.grad(y_ref.pow(2).sum(), list(layer.parameters()))):
+        torch.testing.assert_close(g, g_ref, atol=1e-5, rtol=1e-4)

@@ -38,8 +38,8 @@ class LSTMKernel(Kernel):
         da_0 = torch.empty_like(da)
         # The loop accumulates the weight gradients beside it: W_h's always, W_x's where x can be read whole.
         readable = x.dtype == torch.float32 and x.is_contiguous()
-        self.dW_h = torch.empty(self.GH, self.H)
-        self.dW_x = torch.empty(self.GH, x.shape[2]) if readable else None
+        self.dW_h = self.W_h.new_empty(self.GH, self.H)
+        self.dW_x = self.W_h.new_empty(self.GH, x.shape[2]) if readable else None
         native.lstm_backward(self.W_h, self.extra, self.G, self.TC, self.prev[0], self.prev[1], self.dZ, d_out, da,
                              dc, da_0, x if readable else None, self.dW_h, self.dW_x, reverse)
         return da_0, dc

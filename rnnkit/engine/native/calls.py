@@ -13,6 +13,8 @@ import torch
 
 from rnnkit.engine.native.build import library, sgemm
 
+F32 = torch.float32                      # what every compiled kernel reads and writes, whatever the default dtype
+
 # The compiled steps, by the name a kernel class gives in ``native_step``: (gates G, GRU form).
 STEPS = {
     "lstm": (4, None),
@@ -55,12 +57,13 @@ def bind_step(kind: str, W: torch.Tensor, v: torch.Tensor, base: torch.Tensor, e
         raise ValueError(f"{kind} step shapes disagree: W {tuple(W.shape)}, v {K}, base {base.numel()}, H {H}")
     lib = lib or library()
     threads = torch.get_num_threads
+    scratch = torch.empty(4 * H, dtype=F32)
     if kind == "lstm":
-        keep, ints, fn = (W, v, base, extra, c, c, a_out, torch.empty(H)), (H, K), lib.rnnkit_lstm_step
+        keep, ints, fn = (W, v, base, extra, c, c, a_out, scratch), (H, K), lib.rnnkit_lstm_step
     elif kind.startswith("gru"):
-        keep, ints, fn = (W, v, base, extra, a_out, torch.empty(4 * H)), (H, K - H, form), lib.rnnkit_gru_step
+        keep, ints, fn = (W, v, base, extra, a_out, scratch), (H, K - H, form), lib.rnnkit_gru_step
     else:
-        keep, ints, fn = (W, v, base, a_out, torch.empty(H)), (H, K, kind == "rnn_relu"), lib.rnnkit_rnn_step
+        keep, ints, fn = (W, v, base, a_out, scratch), (H, K, kind == "rnn_relu"), lib.rnnkit_rnn_step
     args = tuple(_ptr(t) for t in keep) + ints
 
     def step(_keep=keep):
@@ -74,7 +77,7 @@ def linear_row(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None = None, 
     N, K = W.shape
     if x.numel() != K or (b is not None and b.numel() != N):
         raise ValueError(f"linear_row: x has {x.numel()} values and W is {tuple(W.shape)}")
-    out = torch.empty(1, N)
+    out = torch.empty(1, N, dtype=F32)
     (lib or library()).rnnkit_linear_row(_ptr(W), _ptr(x), _ptr(b), out.data_ptr(), N, K, torch.get_num_threads())
     return out
 
@@ -159,7 +162,7 @@ def gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool) -> None:
     (T, H, B) the state each step read."""
     lib, f = _loops()
     T, GH, B = G.shape
-    work = torch.empty(2, GH // 3, B)
+    work = torch.empty(2, GH // 3, B, dtype=F32)
     lib.rnnkit_gru_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(dZ), _ptr(d_out),
                             _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 3, B, reverse, torch.get_num_threads())
 
@@ -177,7 +180,7 @@ def gru_after_backward(W_h, G, C_prev, N, dZ, dN, d_out, dc, d_c_0, reverse: boo
     """Every step of one reset-after GRU direction in reverse (``rnnkit_gru_after_backward``)."""
     lib, f = _loops()
     T, GH, B = G.shape
-    work = torch.empty(GH // 3, B)
+    work = torch.empty(GH // 3, B, dtype=F32)
     lib.rnnkit_gru_after_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(N), _ptr(dZ),
                                   _ptr(dN), _ptr(d_out), _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 3, B, reverse,
                                   torch.get_num_threads())
@@ -197,7 +200,7 @@ def rnn_backward(W_h, A, dZ, d_out, da, da_0, reverse: bool, relu: bool) -> None
     each step wrote."""
     lib, f = _loops()
     T, H, B = dZ.shape
-    work = torch.empty(H, B)
+    work = torch.empty(H, B, dtype=F32)
     lib.rnnkit_rnn_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(A), _ptr(dZ), _ptr(d_out), _ptr(da), _ptr(da_0),
                             _ptr(work), T, H, B, reverse, relu, torch.get_num_threads())
 
@@ -214,7 +217,7 @@ def simple_gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool) -> 
     """Every step of one simplified-GRU direction in reverse (``rnnkit_simple_gru_backward``)."""
     lib, f = _loops()
     T, GH, B = G.shape
-    work = torch.empty(GH // 2, B)
+    work = torch.empty(GH // 2, B, dtype=F32)
     lib.rnnkit_simple_gru_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(dZ), _ptr(d_out),
                                    _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 2, B, reverse, torch.get_num_threads())
 
@@ -245,7 +248,7 @@ def weight_grad(dZ: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     T, n, B = dZ.shape
     m = inputs.shape[1]
     rows, ld = _input_layout(inputs)
-    out = torch.empty(n, m)
+    out = torch.empty(n, m, dtype=F32)
     lib.rnnkit_weight_grad(f, dZ.data_ptr(), dZ.stride(0), dZ.stride(1), inputs.data_ptr(), inputs.stride(0), rows,
                            ld, out.data_ptr(), T, n, m, B)
     return out

@@ -1,10 +1,23 @@
 """The checks a freshly loaded library passes before it is used: every compiled step against the torch
-kernel it replaces (:mod:`rnnkit.engine.kernels`), and the LSTM's compiled training loops against the
-Python loop, on small problems with odd sizes."""
+kernel it replaces (:mod:`rnnkit.engine.kernels`), and every compiled training loop against the Python
+loop, on small problems with odd sizes."""
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
+
+
+@contextlib.contextmanager
+def _float32_default():
+    """The probes build their problems in float32, whatever default dtype the caller has set."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(default)
 
 
 def agrees(lib) -> bool:
@@ -12,7 +25,7 @@ def agrees(lib) -> bool:
 
     # A probe must not move the user's random stream; its torch kernels must not ask for the training loops
     # (which need this library first).
-    with torch.random.fork_rng(devices=[]), probing("reference"):
+    with torch.random.fork_rng(devices=[]), probing("reference"), _float32_default():
         return _agrees(lib)
 
 
@@ -52,7 +65,7 @@ def loops_agree(as_reference, on_trial) -> bool:
     before and after, simplified GRU, RNN tanh and relu), each direction, through the fused engine with a carried
     state: outputs, final state and every gradient, once on the Python kernel (``as_reference(fn)``) and
     once on the compiled loops (``on_trial(fn)``)."""
-    with torch.random.fork_rng(devices=[]):          # building the cells draws from the global generator
+    with torch.random.fork_rng(devices=[]), _float32_default():   # building the cells draws from the generator
         return _loops_agree(as_reference, on_trial)
 
 
