@@ -34,7 +34,7 @@ def available() -> bool:
 def _ptr(t: torch.Tensor | None) -> int | None:
     if t is None:
         return None
-    if t.dtype != torch.float32 or t.device.type != "cpu" or not t.is_contiguous():
+    if t.dtype != F32 or t.device.type != "cpu" or not t.is_contiguous():
         raise ValueError(f"the compiled kernels take contiguous float32 CPU tensors, got {t.dtype} on {t.device}"
                          f"{'' if t.is_contiguous() else ', not contiguous'}")
     return t.data_ptr()

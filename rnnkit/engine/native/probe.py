@@ -31,7 +31,7 @@ def agrees(lib) -> bool:
 
 def _agrees(lib) -> bool:
     from rnnkit.engine import kernels
-    from rnnkit.engine.native.calls import bind_step, linear_row
+    from rnnkit.engine.native.calls import STEPS, bind_step, linear_row
 
     g = torch.Generator().manual_seed(0)
     H, X = 5, 3
@@ -39,7 +39,7 @@ def _agrees(lib) -> bool:
              (kernels.GRUKernel, False), (kernels.GRUResetAfterKernel, True), (kernels.RNNTanhKernel, False),
              (kernels.RNNReLUKernel, False)]
     for cls, has_extra in cases:
-        G = {"lstm": 4, "gru_simple": 2, "rnn_tanh": 1, "rnn_relu": 1}.get(cls.native_step, 3)
+        G = STEPS[cls.native_step][0]
         W, b = torch.randn(G * H, X + H, generator=g), torch.randn(G * H, generator=g)
         v = torch.randn(X + H, generator=g)
         extra = torch.randn(3 if cls.native_step == "lstm" else 1, H, generator=g).squeeze(0) if has_extra else None
