@@ -72,6 +72,7 @@ def fraction(text: str) -> float:
 
 _HELP = {
     "steps": "total optimizer steps (a resumed run continues up to this)",
+    "epochs": "passes over the training data; sets --steps to this many epochs' batches unless --steps is given",
     "batch_size": "sequences per batch, B",
     "seq_len": "time steps per batch, T: backpropagation is truncated after T steps",
     "optimizer": "optimizer", "lr": "peak learning rate", "weight_decay": "weight decay (L2; decoupled for adamw)",
@@ -83,13 +84,14 @@ _HELP = {
     "clip_value": "clip every gradient component to [-v, v]",
     "eval_every": "evaluate (and print a sample) every N steps", "eval_batches": "evaluate on at most N batches",
     "save_every": "write the latest checkpoint every N steps", "log_every": "log metrics every N steps",
-    "patience": "early stopping: stop after N evaluations without a better validation loss",
+    "patience": "early stopping: stop after N evaluations without a better validation metric",
     "max_bad_steps": "stop after N non-finite steps in a row", "time_limit": "stop after this many minutes",
     "sample_length": "tokens in the sample printed at each evaluation", "seed": "random seed; the same seed gives "
     "the same run", "device": "auto, cpu, cuda or cuda:N",
 }
 _CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
-_TYPES = {"steps": positive_int, "batch_size": positive_int, "seq_len": positive_int, "lr": positive_float,
+_TYPES = {"steps": positive_int, "epochs": positive_int, "batch_size": positive_int, "seq_len": positive_int,
+          "lr": positive_float,
           "weight_decay": nonnegative_float, "momentum": nonnegative_float, "beta2": fraction,
           "warmup": nonnegative_int,
           "min_lr_ratio": nonnegative_float, "lr_gamma": positive_float, "lr_step_size": positive_int,

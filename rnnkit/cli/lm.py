@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rnnkit.cli.args import add_train_flags, nonnegative_float, nonnegative_int, positive_int, probability
-from rnnkit.cli.lm_train import LM_DEFAULTS, LM_TRAIN_DEFAULTS
+from rnnkit.tasks.lm import LM_DEFAULTS, LM_TRAIN_DEFAULTS
 
 
 def register(tasks) -> None:

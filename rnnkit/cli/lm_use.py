@@ -9,12 +9,12 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.cli.lm_train import start_token
 from rnnkit.data import Vocab
 from rnnkit.data.text import read_text
 from rnnkit.data.tokenize import detokenize, tokenize
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel
+from rnnkit.tasks.lm import start_token
 from rnnkit.training.optim import resolve_device
 from rnnkit.training.run import read_config, weights_path
 from rnnkit.training.trainer import load_model_weights

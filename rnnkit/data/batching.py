@@ -94,8 +94,9 @@ class StreamBatches:
         chunk = torch.from_numpy(chunk.astype(np.int64))  # (B_local, (stop - start)·T + 1)
         return chunk[:, :-1].contiguous(), chunk[:, 1:].contiguous()
 
-    def iter_from(self, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Batches ``start, start + 1, …`` to the end of the epoch: resume where a checkpoint stopped."""
+    def iter_from(self, start: int = 0, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches ``start, start + 1, …`` to the end of the epoch: resume where a checkpoint stopped. Every
+        epoch reads the stream in the same order (``epoch`` is accepted for the trainer's batch protocol)."""
         if not 0 <= start <= len(self):
             raise RnnkitError(f"cannot resume at batch {start}: an epoch of this data has {len(self)} "
                               "batches; the data or batch settings differ from the checkpoint's")

@@ -12,6 +12,7 @@ class TrainConfig:
     """How to train; every field has a command-line flag of the same name (``--batch-size`` …)."""
 
     steps: int = 2000
+    epochs: int | None = None
     batch_size: int = 32
     seq_len: int = 100
     optimizer: str = "adam"
@@ -54,6 +55,8 @@ class TrainConfig:
             raise ValueError(f"--beta2 must be in [0, 1), got {self.beta2}")
         if self.warmup < 0 or self.weight_decay < 0 or self.sample_length < 0:
             raise ValueError("--warmup, --weight-decay and --sample-length must not be negative")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"--epochs must be at least 1, got {self.epochs}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"--patience must be at least 1, got {self.patience}")
         if self.eval_batches is not None and self.eval_batches < 1:

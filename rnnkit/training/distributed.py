@@ -81,3 +81,12 @@ def gather_objects(obj) -> list:
 def shutdown() -> None:
     if tdist.is_initialized():
         tdist.destroy_process_group()
+
+
+def broadcast_object(obj):
+    """Rank 0's JSON-able ``obj`` on every rank."""
+    if world_size() == 1:
+        return obj
+    box = [obj]
+    tdist.broadcast_object_list(box, src=0)
+    return box[0]

@@ -1,14 +1,16 @@
-"""Training a model on a token stream with truncated backpropagation through time.
+"""The one trainer: the loop every task trains through.
 
-Each step takes the next ``(x, y)`` batch of :class:`rnnkit.data.StreamBatches`, starts from the state the
-previous batch ended in (carried over and detached: gradients flow back at most ``T`` steps), computes the
-mean cross-entropy of ``ŷ<t>`` against ``y<t>``, clips the gradient and updates. Everything a step depends on
-(step, epoch, batch position, the carried state, the optimizer, the schedule, every RNG) is checkpointed, so
-a resumed run logs exactly the losses the uninterrupted run would have logged.
+A task supplies its batches and an :class:`~rnnkit.training.objective.Objective` (its loss, its evaluation,
+its state policy); the trainer does the rest. Each step takes the next batch, computes the objective's loss,
+clips the gradient and updates; every ``eval_every`` steps it evaluates, keeps the best checkpoint by the
+objective's monitored metric and stops early after ``patience`` evaluations without improvement. Everything
+a step depends on (step, epoch, batch position, a carried state, the optimizer, the schedule, every RNG) is
+checkpointed, so a resumed run logs exactly what the uninterrupted run would have logged.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
@@ -20,38 +22,44 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from rnnkit.errors import RnnkitError
-from rnnkit.losses import sequence_cross_entropy
 from rnnkit.training import distributed as dist
 from rnnkit.training.checkpoint import load_json, load_tensors, tensors_to_bytes, write_checkpoint
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.metrics import MetricsLog, plot_losses
+from rnnkit.training.objective import Objective, better, to_device
 from rnnkit.training.optim import build_optimizer
 from rnnkit.training.schedule import LRSchedule
 from rnnkit.training.state import capture_rng, optimizer_from_tensors, optimizer_to_tensors, restore_rng
-
-EVAL_STEPS = 1000     # time steps per model call in an evaluation
-EVAL_LOGITS = 1 << 24  # and at most this many logits (64 MiB in float32)
 
 
 def _detach(state):
     return None if state is None else tuple(s.detach() for s in state)
 
 
-class StreamTrainer:
-    """Train ``model`` (ids (B, T) → logits (B, T, V), state) on ``train`` batches, evaluating on ``valid``.
+# Short names of validation metrics for the progress bar.
+_SHORT = {"loss": "val_loss", "accuracy": "val_acc", "macro_f1": "val_f1", "f1": "val_f1"}
+
+
+class Trainer:
+    """Train ``model`` on ``train`` batches with ``objective``, evaluating on ``valid``.
 
     Args:
-        model: e.g. :class:`rnnkit.models.LanguageModel`.
-        train, valid: :class:`rnnkit.data.StreamBatches` (``valid`` may be None).
+        model: the task's model (an ``nn.Module``; wrapped in DistributedDataParallel under torchrun).
+        train, valid: batches (see :mod:`rnnkit.training.objective`); ``valid`` may be None.
+        objective: the task's :class:`~rnnkit.training.objective.Objective`.
         config: :class:`TrainConfig`.
         run_dir: where checkpoints, ``metrics.jsonl`` and ``loss.png`` go.
         sample: optional ``sample(model, step) -> str``, printed at each evaluation.
+        on_best: optional ``on_best(model, metrics, run_dir)``, called on rank 0 after a new best checkpoint is
+            written (a task's pictures of its best model).
     """
 
-    def __init__(self, model, train, valid, config: TrainConfig, run_dir: str | Path,
-                 sample: Callable | None = None, device: torch.device | str = "cpu", quiet: bool = False):
+    def __init__(self, model, train, valid, objective: Objective, config: TrainConfig, run_dir: str | Path,
+                 sample: Callable | None = None, device: torch.device | str = "cpu", quiet: bool = False,
+                 on_best: Callable | None = None):
         self.model, self.train_batches, self.valid_batches = model, train, valid
+        self.objective, self.on_best = objective, on_best
         self.config, self.run_dir, self.sample, self.quiet = config, Path(run_dir), sample, quiet
         self.device = torch.device(device)
         self.net = model
@@ -64,51 +72,61 @@ class StreamTrainer:
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
         self.step, self.epoch, self.batch_index = 0, 0, 0
         self.carry = None
-        self.best_valid, self.bad_evals, self.bad_steps = math.inf, 0, 0
+        self.best, self.best_metrics, self.bad_evals, self.bad_steps = None, None, 0, 0
         self.stopped_early = False
         self.train_time, self._fit_start = 0.0, time.perf_counter()  # seconds trained before this process
+        self._postfix: dict[str, str] = {}
+
+    @property
+    def monitor(self) -> str:
+        """The metric that decides the best checkpoint, as logged (``valid_loss``, ``valid_accuracy`` …)."""
+        return f"valid_{self.objective.monitor}"
 
     # --- the loop -------------------------------------------------------------------------------------
 
     def fit(self) -> dict:
         """Train up to ``config.steps`` steps (or the time limit, or early stopping); return a summary."""
         cfg = self.config
-        start_time, last_log, tokens_since = time.perf_counter(), time.perf_counter(), 0
+        start_time, last_log, items_since = time.perf_counter(), time.perf_counter(), 0
         self._fit_start = start_time
         bar = tqdm(total=cfg.steps, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=self.quiet or not dist.is_main(), desc="train")
-        batches = self.train_batches.iter_from(self.batch_index)
+        batches = self.train_batches.iter_from(self.batch_index, epoch=self.epoch)
         loss_sum, loss_count, grad_norm = 0.0, 0, float("nan")
+        rate_key = f"{self.objective.unit}_per_s"
         while self.step < cfg.steps:
             try:
-                x, y = next(batches)
+                batch = next(batches)
             except StopIteration:
+                # The state policy: a carried state never crosses an epoch boundary.
                 self.epoch, self.batch_index, self.carry = self.epoch + 1, 0, None
-                batches = self.train_batches.iter_from(0)
+                batches = self.train_batches.iter_from(0, epoch=self.epoch)
                 continue
             self.batch_index += 1
             elapsed = None
             if cfg.time_limit is not None:
                 elapsed = (time.perf_counter() - start_time) / (cfg.time_limit * 60)
-            loss, norm = self._train_step(x.to(self.device), y.to(self.device), elapsed)
+            batch = to_device(batch, self.device)
+            loss, norm = self._train_step(batch, elapsed)
             if loss is None:
                 continue
             self.step += 1
             loss_sum, loss_count, grad_norm = loss_sum + loss, loss_count + 1, norm
-            tokens_since += x.numel() * dist.world_size()
+            items_since += self.objective.count(batch) * dist.world_size()
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                 now = time.perf_counter()
                 record = {"step": self.step, "loss": loss_sum / loss_count, "lr": self.optimizer.param_groups[0]["lr"],
-                          "grad_norm": grad_norm, "tokens_per_s": tokens_since / max(now - last_log, 1e-9),
+                          "grad_norm": grad_norm, rate_key: items_since / max(now - last_log, 1e-9),
                           "epoch": self.epoch, "time": round(self.train_time + now - start_time, 3)}
-                postfix = {"loss": f"{record['loss']:.3f}", "tok_s": f"{record['tokens_per_s']:.0f}"}
+                postfix = {"loss": f"{record['loss']:.3f}", rate_key.replace("_per_s", "/s").replace("tokens", "tok")
+                           .replace("examples", "ex"): f"{record[rate_key]:.0f}", **self._postfix}
                 if cfg.time_limit is not None:  # the bar's ETA counts steps; this is when the time limit ends
                     left = max(0.0, cfg.time_limit * 60 - (now - start_time))
                     postfix["time_left"] = f"{int(left // 60)}:{int(left % 60):02d}"
                 bar.set_postfix(postfix)
                 self._log(record)
-                loss_sum, loss_count, tokens_since, last_log = 0.0, 0, 0, now
+                loss_sum, loss_count, items_since, last_log = 0.0, 0, 0, now
             out_of_time = cfg.time_limit is not None and time.perf_counter() - start_time > cfg.time_limit * 60
             if cfg.time_limit is not None:
                 out_of_time = bool(dist.broadcast_value(float(out_of_time)))  # every rank stops together
@@ -121,18 +139,18 @@ class StreamTrainer:
         bar.close()
         if dist.is_main():
             plot_losses(self.metrics.read(), self.run_dir / "loss.png")
-        return {"step": self.step, "best_valid_loss": self.best_valid if math.isfinite(self.best_valid) else None,
-                "stopped_early": self.stopped_early}
+        return {"step": self.step, "epoch": self.epoch, "monitor": self.monitor, "best": self.best,
+                "best_metrics": self.best_metrics, "stopped_early": self.stopped_early,
+                "best_valid_loss": self.best if self.objective.monitor == "loss" else None}
 
-    def _train_step(self, x: torch.Tensor, y: torch.Tensor, elapsed: float | None = None):
+    def _train_step(self, batch, elapsed: float | None = None):
         """One optimizer step; returns (loss, grad norm), or (None, None) when a non-finite loss is skipped."""
         cfg = self.config
         lr = self.schedule(self.step, elapsed)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.net.train()
-        logits, carry = self.net(x, _detach(self.carry))
-        loss = sequence_cross_entropy(logits, y, reduction="mean", batch_first=True)
+        loss, carry = self.objective.train_loss(self.net, batch, _detach(self.carry))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value, warn_nonfinite=False)
@@ -151,51 +169,46 @@ class StreamTrainer:
             return None, None
         self.bad_steps = 0
         self.optimizer.step()
-        self.carry = _detach(carry)
+        self.carry = _detach(carry) if self.objective.carries_state else None
         return value, clip.norm
 
     @torch.no_grad()
-    def evaluate(self, batches=None) -> float:
-        """Mean cross-entropy (nats per token) over the validation stream, state carried across batches.
-
-        The batches are read in spans of up to ``EVAL_STEPS`` time steps and ``EVAL_LOGITS`` logits: the same
-        tokens and the same loss as batch by batch, in fewer calls of the model (for the default character
-        model on 2 CPU cores, 1.5× faster)."""
+    def evaluate(self, batches=None) -> dict[str, float]:
+        """The objective's validation metrics over ``batches`` (default: the validation batches)."""
         batches = self.valid_batches if batches is None else batches
         self.model.eval()
-        total, count, state = 0.0, 0, None
-        n = len(batches) if self.config.eval_batches is None else min(len(batches), self.config.eval_batches)
-        start, per_span = 0, 1                       # one batch first, to learn how many logits a batch makes
-        while start < n:
-            stop = min(n, start + per_span)
-            x, y = batches.span(start, stop)
-            logits, state = self.model(x.to(self.device), state)
-            per_span = max(1, min(EVAL_STEPS // batches.seq_len, EVAL_LOGITS * (stop - start) // logits.numel()))
-            start = stop
-            total += float(sequence_cross_entropy(logits, y.to(self.device), reduction="sum",
-                                                  batch_first=True)) * x.shape[0]
-            count += y.numel()
-        self.model.train()
-        return total / max(count, 1)
+        try:
+            return self.objective.evaluate(self.model, batches, self.config.eval_batches)
+        finally:
+            self.model.train()
 
     def _evaluate_and_report(self, bar) -> None:
         record = {"step": self.step, "time": round(self.train_time + time.perf_counter() - self._fit_start, 3)}
         if self.valid_batches is not None:
-            valid = dist.broadcast_value(self.evaluate())  # rank 0's, so early stopping agrees everywhere
-            record.update(valid_loss=valid, valid_perplexity=math.exp(min(valid, 700)))
-            self.schedule.observe(valid)
-            if valid < self.best_valid:
-                self.best_valid, self.bad_evals = valid, 0
+            metrics = dist.broadcast_object(self.evaluate())  # rank 0's, so early stopping agrees everywhere
+            record.update({f"valid_{k}": v for k, v in metrics.items()})
+            self.schedule.observe(metrics["loss"])
+            value = metrics[self.objective.monitor]
+            if math.isfinite(value) and better(value, self.best, self.objective.higher_is_better):
+                self.best, self.best_metrics, self.bad_evals = value, metrics, 0
                 self.save_best()
             else:
                 self.bad_evals += 1
                 if self.config.patience is not None and self.bad_evals >= self.config.patience:
                     self.stopped_early = True
+            self._postfix = {_SHORT.get(self.objective.monitor, self.objective.monitor): f"{value:.4f}"}
+            bar.set_postfix(self._postfix)
         self._log(record)
         if dist.is_main() and not self.quiet:
-            line = f"step {self.step}: " + (f"validation loss {record['valid_loss']:.4f}"
-                                            if "valid_loss" in record else "no validation data")
-            bar.write(line)
+            if self.valid_batches is None:
+                line = "no validation data"
+            else:
+                shown = [k for k in ("loss", self.objective.monitor) if f"valid_{k}" in record]
+                line = ", ".join(f"validation {k.replace('_', ' ')} {record[f'valid_{k}']:.4f}"
+                                 for k in dict.fromkeys(shown))
+                if self.best is not None:
+                    line += f" (best {self.best:.4f})"
+            bar.write(f"step {self.step}: {line}")
             if self.sample is not None:
                 bar.write(self.sample(self.model, self.step))
         if dist.is_main():
@@ -208,7 +221,7 @@ class StreamTrainer:
     # --- checkpoints ----------------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write the latest checkpoint atomically (rank 0; the carried state is gathered from every rank)."""
+        """Write the latest checkpoint atomically (rank 0; a carried state is gathered from every rank)."""
         carry = None if self.carry is None else tuple(dist.gather_rows(s, dim=1) for s in self.carry)
         rngs = dist.gather_objects(capture_rng())
         if not dist.is_main():
@@ -217,10 +230,12 @@ class StreamTrainer:
         if carry is not None:
             opt_tensors.update({f"carry.{i}": s for i, s in enumerate(carry)})
         state = {"step": self.step, "epoch": self.epoch, "batch_index": self.batch_index,
-                 "best_valid_loss": self.best_valid if math.isfinite(self.best_valid) else None,
+                 "monitor": self.monitor, "best": self.best, "best_metrics": self.best_metrics,
                  "bad_evals": self.bad_evals, "stopped_early": self.stopped_early, "schedule": self.schedule.state(),
                  "optimizer": opt_rest, "rng": rngs[0], "rank_rng": rngs[1:], "world_size": dist.world_size(),
                  "train_time": self.train_time + time.perf_counter() - self._fit_start}
+        if self.objective.monitor == "loss":
+            state["best_valid_loss"] = self.best
         write_checkpoint(self.run_dir, {
             "model.safetensors": tensors_to_bytes(self.model.state_dict()),
             "optimizer.safetensors": tensors_to_bytes(opt_tensors),
@@ -229,10 +244,13 @@ class StreamTrainer:
 
     def save_best(self) -> None:
         if dist.is_main():
+            metrics = {f"valid_{k}": v for k, v in (self.best_metrics or {}).items()}
             write_checkpoint(self.run_dir / "best", {
                 "model.safetensors": tensors_to_bytes(self.model.state_dict()),
-                "state.json": _json({"step": self.step, "valid_loss": self.best_valid}),
+                "state.json": _json({"step": self.step, "monitor": self.monitor, **metrics}),
             })
+            if self.on_best is not None:
+                self.on_best(self.model, self.best_metrics, self.run_dir)
 
     def resume(self) -> None:
         """Load the latest checkpoint of ``run_dir`` and continue exactly where it stopped."""
@@ -240,7 +258,7 @@ class StreamTrainer:
         load_model_weights(self.model, self.run_dir / "model.safetensors")
         tensors = load_tensors(self.run_dir / "optimizer.safetensors")
         carry = [tensors.pop(f"carry.{i}") for i in range(len(tensors)) if f"carry.{i}" in tensors]
-        expected = [tuple(s.shape) for s in self.model.init_state(self.train_batches.batch_size)]
+        expected = self.objective.carry_shapes() if self.objective.carries_state else []
         if carry and [tuple(s.shape) for s in carry] != expected:
             raise RnnkitError(f"{self.run_dir / 'optimizer.safetensors'}: the carried state has shapes "
                               f"{[tuple(s.shape) for s in carry]}, expected {expected} for this model and "
@@ -253,8 +271,13 @@ class StreamTrainer:
             self.step, self.epoch, self.batch_index = state["step"], state["epoch"], state["batch_index"]
             if not all(isinstance(v, int) and v >= 0 for v in (self.step, self.epoch, self.batch_index)):
                 raise ValueError("step, epoch and batch_index must be integers >= 0")
-            self.best_valid = math.inf if state["best_valid_loss"] is None else state["best_valid_loss"]
+            # Runs written before the trainer named its monitored metric kept only the best validation loss.
+            self.best = state["best"] if "best" in state else state["best_valid_loss"]
+            if self.best is not None and not isinstance(self.best, (int, float)):
+                raise ValueError(f"best must be a number, got {self.best!r}")
+            self.best_metrics = state.get("best_metrics")
             self.bad_evals = state["bad_evals"]
+            self.stopped_early = bool(state.get("stopped_early", False))
             self.schedule.load_state(state["schedule"])
             self.train_time = float(state.get("train_time", 0.0))
             restore_rng(state["rng"])
@@ -271,8 +294,6 @@ class StreamTrainer:
 
 
 def _json(obj) -> str:
-    import json
-
     return json.dumps(obj, indent=1) + "\n"
 
 

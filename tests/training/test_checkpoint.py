@@ -191,7 +191,7 @@ def test_the_untampered_run_works(runs, tmp_path, capsys):
 # --- divergence ---------------------------------------------------------------------------------------------
 
 def test_non_finite_losses_are_skipped_then_stop_keeping_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
-    from rnnkit.training import trainer
+    from rnnkit.tasks import lm as trainer
 
     real = trainer.sequence_cross_entropy
     calls = {"n": 0}

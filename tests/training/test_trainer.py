@@ -7,9 +7,14 @@ import torch
 from rnnkit.data import StreamBatches
 from rnnkit.losses import sequence_cross_entropy
 from rnnkit.models import LanguageModel
-from rnnkit.training import trainer as trainer_module
+from rnnkit.tasks import lm as lm_task
+from rnnkit.tasks.lm import LMObjective
 from rnnkit.training.config import TrainConfig
-from rnnkit.training.trainer import StreamTrainer
+from rnnkit.training.trainer import Trainer
+
+
+def StreamTrainer(model, train, valid, config, run_dir, **kw):
+    return Trainer(model, train, valid, LMObjective(model, config.batch_size), config, run_dir, **kw)
 
 
 def _setup(tmp_path, steps):
@@ -52,12 +57,19 @@ def test_state_resets_at_an_epoch_boundary(tmp_path):
     _, batches, _, trainer = _setup(tmp_path, steps=len(StreamBatches(np.zeros(61, np.uint16), 4, 5)) + 1)
     trainer.fit()
     assert trainer.epoch == 1 and trainer.batch_index == 1
+    logged = [r["loss"] for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines())
+              if "loss" in r]
+    # The first batch of the second epoch is the first batch again (the weights barely move, lr 1e-30): from a
+    # zero state it has the first batch's loss; the state carried over from the epoch's last batch would not.
+    assert len(logged) == len(batches) + 1
+    assert abs(logged[-1] - logged[0]) < 1e-6
+    assert abs(logged[-1] - logged[-2]) > 1e-5
 
 
 @pytest.mark.parametrize("steps, logits", [(1000, 1 << 24), (10, 1 << 24), (20, 300), (1, 1)])
 def test_evaluation_in_spans_equals_batch_by_batch(tmp_path, monkeypatch, steps, logits):
-    monkeypatch.setattr(trainer_module, "EVAL_STEPS", steps)     # spans of 1, 2, several and all batches
-    monkeypatch.setattr(trainer_module, "EVAL_LOGITS", logits)
+    monkeypatch.setattr(lm_task, "EVAL_STEPS", steps)     # spans of 1, 2, several and all batches
+    monkeypatch.setattr(lm_task, "EVAL_LOGITS", logits)
     torch.manual_seed(0)
     ids = np.random.default_rng(1).integers(0, 7, size=3 * 7 * 5 + 4).astype(np.uint16)
     valid = StreamBatches(ids, batch_size=3, seq_len=5)              # 7 batches
@@ -71,4 +83,4 @@ def test_evaluation_in_spans_equals_batch_by_batch(tmp_path, monkeypatch, steps,
             total += torch.nn.functional.cross_entropy(logits_k.reshape(-1, 7), y.reshape(-1), reduction="sum").item()
             count += y.numel()
     assert count == 3 * 7 * 5
-    assert abs(trainer.evaluate() - total / count) < 1e-6
+    assert abs(trainer.evaluate()["loss"] - total / count) < 1e-6
