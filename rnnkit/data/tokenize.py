@@ -136,3 +136,21 @@ def detokenize(tokens: Iterable[str], level: str) -> str:
         parts.append(tok)
         prev = tok
     return "".join(parts)
+
+
+def kmer_tokens(text: str, k: int) -> list[str]:
+    """Overlapping k-mers of ``text`` (the ``--level kmer`` tokens of biological sequences), one per start.
+
+    A text shorter than ``k`` is one token, itself; an empty text has none. Any character counts, so strip
+    newlines and spaces first if they are not part of the sequence.
+
+    Example::
+
+        >>> kmer_tokens("ACGTA", 3)
+        ['ACG', 'CGT', 'GTA']
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise RnnkitError(f"k-mer length k must be a whole number of at least 1, got {k!r}")
+    if len(text) <= k:
+        return [text] if text else []
+    return [text[i: i + k] for i in range(len(text) - k + 1)]

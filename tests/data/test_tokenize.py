@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.data.tokenize import EOS, char_tokens, detokenize, tokenize, word_tokens
+from rnnkit.data.tokenize import EOS, char_tokens, detokenize, kmer_tokens, tokenize, word_tokens
 from rnnkit.errors import RnnkitError
 
 
@@ -82,3 +82,31 @@ def test_word_detokenize_round_trips_token_lists_that_the_tokenizer_makes(pieces
     # Joining with spaces gives text whose tokens are well defined; detokenize must reproduce them.
     tokens = word_tokens(" ".join(pieces))
     assert word_tokens(detokenize(tokens, "word")) == tokens
+
+
+# --- k-mers -----------------------------------------------------------------------------------------------------
+
+def test_kmer_tokens_overlap_one_per_start():
+    assert kmer_tokens("ACGTA", 3) == ["ACG", "CGT", "GTA"]
+    assert kmer_tokens("ACGT", 1) == ["A", "C", "G", "T"]
+    assert kmer_tokens("ACGT", 4) == ["ACGT"]
+
+
+def test_kmer_tokens_of_a_short_or_empty_text():
+    assert kmer_tokens("AC", 5) == ["AC"]
+    assert kmer_tokens("", 3) == []
+
+
+@pytest.mark.parametrize("k", [0, -2, 2.0, True, "3"])
+def test_kmer_tokens_refuse_a_bad_k(k):
+    with pytest.raises(RnnkitError, match="at least 1"):
+        kmer_tokens("ACGT", k)
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(text=st.text("ACGTN", min_size=1, max_size=30), k=st.integers(1, 8))
+def test_kmer_tokens_rebuild_the_text(text, k):
+    tokens = kmer_tokens(text, k)
+    assert len(tokens) == max(1, len(text) - k + 1)
+    assert all(len(t) == min(k, len(text)) for t in tokens)
+    assert tokens[0] + "".join(t[-1] for t in tokens[1:]) == text
