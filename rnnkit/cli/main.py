@@ -11,7 +11,7 @@ from rnnkit.errors import RnnkitError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rnnkit.cli import diagnose, lm
+    from rnnkit.cli import classify, diagnose, lm
 
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="Recurrent sequence models: train, sample, score and evaluate.",
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
     lm.register(tasks)
+    classify.register(tasks)
     diagnose.register(tasks)
     return parser
 

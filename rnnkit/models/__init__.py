@@ -1,5 +1,6 @@
 """Ready models, one file per architecture type."""
 
+from rnnkit.models.classifier import Classifier, ClassifierConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 
-__all__ = ["LanguageModel", "LanguageModelConfig"]
+__all__ = ["Classifier", "ClassifierConfig", "LanguageModel", "LanguageModelConfig"]

@@ -1,0 +1,501 @@
+"""Sequence classification (many-to-one): files → examples → ids or features → length buckets → Classifier.
+
+What is particular to the task lives here: turning examples into arrays (tokens at ``char``, ``word`` or
+``kmer`` level and a vocabulary; or feature vectors), the label names, the objective (cross-entropy, or the
+logistic loss per label with ``multi_label``), the validation metrics (accuracy, macro-F1; the best checkpoint
+is the highest validation accuracy, or macro-F1 for multi-label), and loading a run for ``eval`` and
+``predict``. Training itself is the shared trainer's.
+
+Defaults adapt to the input by the rule of :func:`default_settings` (measured; see README.md, "Choosing the
+classification defaults").
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnkit.data import Vocab
+from rnnkit.data.examples import Batch, Example, ExampleBatches, pad_sequences
+from rnnkit.data.formats import ExampleSet, read_examples
+from rnnkit.data.tokenize import kmer_tokens, tokenize
+from rnnkit.data.vocab import UNK
+from rnnkit.errors import RnnkitError
+from rnnkit.models import Classifier
+from rnnkit.training import distributed as dist
+from rnnkit.training.checkpoint import load_json
+from rnnkit.training.config import TrainConfig
+from rnnkit.training.driver import Prepared
+from rnnkit.training.run import read_config, weights_path
+from rnnkit.training.trainer import load_model_weights
+
+LEVELS = ("char", "word", "kmer")
+# Data options saved in config.json["data"]: how new files are read and encoded the same way.
+DATA_KEYS = ("format", "text_column", "label_column", "multi_label", "level", "k", "lower", "min_freq",
+             "max_vocab", "valid_fraction", "labels_file")
+MODEL_KEYS = ("cell", "hidden", "layers", "bidirectional", "pooling", "dropout", "embedding", "one_hot",
+              "input_projection", "center_joint", "deltas")
+CLASSIFY_TRAIN_DEFAULTS = TrainConfig(steps=100_000, epochs=30, batch_size=32, lr=2e-3, schedule="cosine",
+                                      warmup=50, clip_norm=5.0, patience=6, eval_every=100, save_every=100,
+                                      sample_length=0, log_every=10)
+
+
+def default_settings(kind: str, level: str | None, num_examples: int) -> dict:
+    """The defaults for this input (model and batch size), by a fixed rule (see README.md for the measurements):
+
+    - words: a 1-layer bidirectional LSTM, H = 128 over 128-d embeddings, max pooling, dropout 0.5;
+    - characters, bases and k-mers: a 1-layer bidirectional LSTM, H = 128 over 32-d embeddings, max pooling,
+      dropout 0.3;
+    - feature vectors: a 2-layer bidirectional LSTM, H = 128, mean pooling, dropout 0.3, deltas;
+    - the batch is 32 examples, 64 for data sets of more than 20,000 examples; evaluation and checkpoints
+      come once per epoch (at least every ``EVAL_EVERY_MIN``, at most every ``EVAL_EVERY_MAX`` steps).
+    """
+    if kind == "features":
+        model = {"cell": "lstm", "hidden": 128, "layers": 2, "bidirectional": True, "pooling": "mean",
+                 "dropout": 0.3, "deltas": True}
+    elif level == "word":
+        model = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "max",
+                 "dropout": 0.5, "embedding": 128}
+    else:
+        model = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "max",
+                 "dropout": 0.3, "embedding": 32}
+    return {"model": model, "batch_size": 64 if num_examples > 20_000 else 32}
+
+
+EVAL_EVERY_MIN, EVAL_EVERY_MAX = 20, 500
+
+
+# --- examples → arrays ----------------------------------------------------------------------------------
+
+def text_tokens(text: str, level: str, k: int = 3, lower: bool = False) -> list[str]:
+    """The tokens of one text at ``level`` (``kmer``: overlapping k-mers of the characters)."""
+    if lower:
+        text = text.lower()
+    if level == "kmer":
+        return kmer_tokens(text, k)
+    return tokenize(text, level)
+
+
+@dataclass
+class Encoded:
+    """Examples as arrays: ``sequences`` (ids (T,) or features (T, F)), ``targets`` (class ids, or (K,)
+    0/1 rows for multi-label; None when unlabelled)."""
+
+    sequences: list[np.ndarray]
+    targets: np.ndarray | None
+    where: list[str]
+
+
+class Encoder:
+    """Turns examples into arrays the same way at training, ``eval`` and ``predict`` time."""
+
+    def __init__(self, opts: dict, label_names: list[str], vocab: Vocab | None, num_features: int | None):
+        self.opts, self.label_names, self.vocab, self.num_features = opts, label_names, vocab, num_features
+        self.label_index = {name: i for i, name in enumerate(label_names)}
+
+    def encode(self, examples: list[Example], source: str, labelled: bool = True) -> Encoded:
+        seqs, where = [], []
+        for ex in examples:
+            if self.vocab is not None:
+                if not isinstance(ex.sequence, str):
+                    raise RnnkitError(f"{ex.where}: this model reads text, but the file holds feature vectors; "
+                                      "give a text file (csv, tsv, jsonl, sst, fasta)")
+                tokens = text_tokens(ex.sequence, self.opts["level"], self.opts["k"], self.opts["lower"])
+                if not tokens:
+                    raise RnnkitError(f"{ex.where}: the text has no tokens at --level {self.opts['level']}; "
+                                      "drop the example or use another level")
+                seqs.append(np.asarray(self.vocab.encode(tokens, unknown="unk"), dtype=np.int64))
+            else:
+                x = ex.sequence
+                if isinstance(x, str):
+                    raise RnnkitError(f"{ex.where}: this model reads feature vectors, but the file holds text; "
+                                      "give an npz or ts file")
+                if x.ndim != 2 or x.shape[1] != self.num_features:
+                    raise RnnkitError(f"{ex.where}: {x.shape[1] if x.ndim == 2 else '?'} features per step, but "
+                                      f"the model was trained on {self.num_features}; give data of the same layout")
+                seqs.append(np.asarray(x, dtype=np.float32))
+            where.append(ex.where)
+        targets = self.targets(examples, source) if labelled else None
+        return Encoded(seqs, targets, where)
+
+    def targets(self, examples: list[Example], source: str) -> np.ndarray:
+        K = len(self.label_names)
+        if self.opts["multi_label"]:
+            out = np.zeros((len(examples), K), dtype=np.float32)
+            for i, ex in enumerate(examples):
+                for name in _as_tuple(ex.label):
+                    out[i, self._index(name, ex.where, source)] = 1.0
+            return out
+        out = np.zeros(len(examples), dtype=np.int64)
+        for i, ex in enumerate(examples):
+            if isinstance(ex.label, tuple):
+                raise RnnkitError(f"{ex.where}: several labels, but the model is single-label; "
+                                  "train with --multi-label for sets of labels")
+            out[i] = self._index(ex.label, ex.where, source)
+        return out
+
+    def _index(self, name, where: str, source: str) -> int:
+        if name is None:
+            raise RnnkitError(f"{where}: the example has no label; every example of a labelled file needs one")
+        try:
+            return self.label_index[name]
+        except KeyError:
+            known = ", ".join(self.label_names[:12]) + (" …" if len(self.label_names) > 12 else "")
+            raise RnnkitError(f"{where}: label {name!r} was never seen in training (the model knows {known}); "
+                              f"remove those examples from {source} or train on data that has them") from None
+
+
+def _as_tuple(label) -> tuple:
+    if label is None:
+        return ()
+    return label if isinstance(label, tuple) else (label,)
+
+
+def make_collate(enc: Encoded, multi_label: bool):
+    """``collate(indices) -> Batch``: the examples at ``indices`` padded to the longest."""
+
+    def collate(indices: list[int]) -> Batch:
+        inputs, lengths = pad_sequences([enc.sequences[i] for i in indices])
+        targets = None if enc.targets is None else torch.from_numpy(enc.targets[indices])
+        return Batch(inputs, lengths, targets, torch.tensor(indices, dtype=torch.long), len(indices))
+
+    return collate
+
+
+def example_batches(enc: Encoded, batch_size: int, multi_label: bool, *, shuffle: bool = False, seed: int = 0,
+                    rank: int = 0, world_size: int = 1) -> ExampleBatches:
+    lengths = [len(s) for s in enc.sequences]
+    return ExampleBatches(lengths, batch_size, make_collate(enc, multi_label), shuffle=shuffle, seed=seed,
+                          rank=rank, world_size=world_size)
+
+
+# --- the objective ----------------------------------------------------------------------------------------
+
+class ClassifyObjective:
+    """Cross-entropy (or the logistic loss per label) averaged over the global batch's examples."""
+
+    higher_is_better, carries_state, unit = True, False, "examples"
+
+    def __init__(self, label_names: list[str], multi_label: bool):
+        self.label_names, self.multi_label = label_names, multi_label
+        self.monitor = "macro_f1" if multi_label else "accuracy"
+
+    def train_loss(self, net, batch: Batch, carry):
+        logits = net(batch.inputs, batch.lengths)
+        model = getattr(net, "module", net)
+        # Σ over this process's examples / the global batch size, × processes: DDP's average of these is the
+        # mean over the global batch, exactly what one process computes.
+        loss = model.loss(logits, batch.targets, reduction="sum") * (dist.world_size() / batch.global_size)
+        return loss, None
+
+    def count(self, batch: Batch) -> int:
+        return len(batch)
+
+    def carry_shapes(self):
+        return None
+
+    @torch.no_grad()
+    def evaluate(self, model, batches, limit: int | None = None) -> dict:
+        scores = predict_batches(model, batches, limit)
+        return metrics_of(scores, self.multi_label, len(self.label_names), with_report=False)
+
+
+@torch.no_grad()
+def predict_batches(model: Classifier, batches: ExampleBatches, limit: int | None = None) -> dict:
+    """Logits, losses and targets of every example, in the data set's order: a dict of arrays."""
+    model.eval()
+    device = next(model.parameters()).device
+    n = batches.num_examples
+    K = model.num_classes
+    logits = np.zeros((n, K), dtype=np.float32)
+    losses = np.zeros(n, dtype=np.float64)
+    seen = np.zeros(n, dtype=bool)
+    targets = None
+    for k, batch in enumerate(batches.iter_from(0)):
+        if limit is not None and k >= limit:
+            break
+        batch = batch.to(device)
+        z = model(batch.inputs, batch.lengths)
+        idx = batch.index.numpy()
+        logits[idx] = z.float().cpu().numpy()
+        seen[idx] = True
+        if batch.targets is not None:
+            if targets is None:
+                targets = np.zeros((n, K) if model.config.multi_label else n,
+                                   dtype=np.float32 if model.config.multi_label else np.int64)
+            losses[idx] = model.loss(z, batch.targets, reduction="none").double().cpu().numpy()
+            targets[idx] = batch.targets.cpu().numpy()
+    return {"logits": logits[seen], "loss": losses[seen], "targets": None if targets is None else targets[seen],
+            "index": np.nonzero(seen)[0]}
+
+
+def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+    z = torch.from_numpy(logits)
+    return (torch.sigmoid(z) if multi_label else torch.softmax(z, dim=-1)).numpy()
+
+
+def metrics_of(scores: dict, multi_label: bool, num_classes: int, with_report: bool = True) -> dict:
+    """Validation or test metrics of :func:`predict_batches`'s output: loss, accuracy, macro-F1 (+ the report)."""
+    from rnnkit.metrics import classification_report, multilabel_report
+
+    logits, targets = scores["logits"], scores["targets"]
+    if multi_label:
+        report = multilabel_report(targets.astype(bool), logits > 0)
+    else:
+        report = classification_report(targets, logits.argmax(1), num_classes)
+    out = {"loss": float(scores["loss"].mean()), "accuracy": float(report["accuracy"]),
+           "macro_f1": float(report["macro_f1"])}
+    if with_report:
+        out["report"] = report
+    return out
+
+
+# --- training -------------------------------------------------------------------------------------------
+
+class ClassifyTask:
+    """``rnnkit classify train``."""
+
+    name = "classify"
+    defaults = CLASSIFY_TRAIN_DEFAULTS
+    model_flags = MODEL_KEYS
+
+    def adapt_defaults(self, args, defaults: TrainConfig) -> TrainConfig:
+        return defaults
+
+    def prepare(self, args, saved, run, config, device) -> Prepared:
+        opts = _options(args, saved["data"] if saved else None)
+        files = args.data or (saved["data"]["files"] if saved else None)
+        if not files:
+            raise RnnkitError("no training data: give --data FILE (csv, tsv, jsonl, sst, fasta, npz or ts)")
+        valid_files = args.valid or (saved["data"].get("valid_files") if saved else None)
+        train_set = _read(files, opts)
+        kind = train_set.kind
+        if kind == "features" and args.level is not None:
+            raise RnnkitError("--level applies to text; this data holds feature vectors")
+        train_ex = train_set.examples
+        if valid_files:
+            valid_set = _read(valid_files, opts)
+            if valid_set.kind != kind:
+                raise RnnkitError(f"{', '.join(map(str, valid_files))}: the validation data holds {valid_set.kind}, "
+                                  f"the training data {kind}; give files of the same kind")
+            valid_ex = valid_set.examples
+        else:
+            train_ex, valid_ex = _split(train_ex, opts["valid_fraction"], config.seed)
+        rule = default_settings(kind, opts["level"], len(train_ex))
+        model_opts = _model_options(args, saved["data"] if saved else None, rule["model"], kind)
+        if not saved and args.batch_size is None:
+            config.batch_size = rule["batch_size"]
+        if saved:
+            label_names = list(saved["data"]["label_names"])
+            vocab = Vocab.load(run / "vocab.json") if kind == "text" else None
+        else:
+            label_names = _label_names(train_set, train_ex, opts["multi_label"], files)
+            vocab = _build_vocab(train_ex, opts) if kind == "text" else None
+        num_features = train_set.num_features if kind == "features" else None
+        encoder = Encoder(opts, label_names, vocab, num_features)
+        train_enc = encoder.encode(train_ex, ", ".join(map(str, files)))
+        valid_enc = encoder.encode(valid_ex, ", ".join(map(str, valid_files or files))) if valid_ex else None
+        model = Classifier(len(label_names), model_opts["hidden"], model_opts["layers"], model_opts["cell"],
+                           bidirectional=model_opts["bidirectional"], pooling=model_opts["pooling"],
+                           dropout=model_opts["dropout"], multi_label=opts["multi_label"],
+                           vocab_size=len(vocab) if vocab is not None else None,
+                           embedding_size=model_opts["embedding"] if kind == "text" and not model_opts["one_hot"]
+                           else None, one_hot=bool(model_opts["one_hot"]) and kind == "text",
+                           num_features=num_features, input_projection=model_opts["input_projection"],
+                           center_joint=model_opts["center_joint"], deltas=model_opts["deltas"])
+        if model.features is not None:
+            model.features.fit(train_enc.sequences)       # standardisation learned on the training data
+        found = None
+        if kind == "text" and getattr(args, "embeddings", None) and not saved:
+            found = _load_embeddings(model, vocab, args.embeddings)
+        model = model.to(device)
+        train_batches = example_batches(train_enc, config.batch_size, opts["multi_label"], shuffle=True,
+                                        seed=config.seed, rank=dist.rank(), world_size=dist.world_size())
+        if not saved:                         # evaluate and save once an epoch, unless told otherwise
+            every = int(min(EVAL_EVERY_MAX, max(EVAL_EVERY_MIN, len(train_batches))))
+            for key in ("eval_every", "save_every"):
+                if getattr(args, key, None) is None:
+                    setattr(config, key, every)
+        config.validate()
+        mean_length = float(np.mean([len(s) for s in train_enc.sequences]))
+        valid_batches = (example_batches(valid_enc, max(config.batch_size, 64), opts["multi_label"])
+                         if valid_enc is not None else None)
+        data = {**opts, **model_opts, "files": [str(f) for f in files],
+                "valid_files": [str(f) for f in valid_files] if valid_files else None, "kind": kind,
+                "label_names": label_names, "num_features": num_features,
+                "train_examples": len(train_ex), "valid_examples": len(valid_ex)}
+        if found is not None:
+            data["embeddings"] = {"file": str(args.embeddings), "found": found}
+        what = (f"{len(vocab)} {opts['level']} tokens" if vocab is not None else f"{num_features} features per step")
+        description = (f"{', '.join(map(str, files))}\n  {len(train_ex):,} training and {len(valid_ex):,} "
+                       f"validation examples, {len(label_names)} classes, {what}, mean length {mean_length:.1f}; "
+                       f"{'bidirectional ' if model_opts['bidirectional'] else ''}{model_opts['cell']} "
+                       f"{model_opts['layers']}×{model_opts['hidden']}, {model_opts['pooling']} pooling")
+        files_out = {"vocab.json": vocab.save} if vocab is not None else {}
+        on_best = (_ConfusionPicture(label_names, valid_batches)
+                   if valid_batches is not None and not opts["multi_label"] else None)
+        return Prepared(model, train_batches, valid_batches, ClassifyObjective(label_names, opts["multi_label"]),
+                        {"model": asdict(model.config), "data": data}, files=files_out, description=description,
+                        on_best=on_best)
+
+
+class _ConfusionPicture:
+    """After each new best checkpoint, ``RUN/confusion.png``: the validation confusion matrix."""
+
+    def __init__(self, label_names: list[str], batches):
+        self.label_names, self.batches = label_names, batches
+
+    def __call__(self, model, metrics, run_dir: Path) -> None:
+        from rnnkit.metrics import classification_report, plot_confusion
+
+        was_training = model.training
+        scores = predict_batches(model, self.batches)
+        model.train(was_training)
+        report = classification_report(scores["targets"], scores["logits"].argmax(1), len(self.label_names))
+        plot_confusion(report["confusion"], self.label_names, Path(run_dir) / "confusion.png",
+                       title=f"validation, accuracy {report['accuracy']:.3f}")
+
+
+def _options(args, saved: dict | None) -> dict:
+    opts = {"format": None, "text_column": None, "label_column": None, "multi_label": False, "level": None,
+            "k": 3, "lower": False, "min_freq": 1, "max_vocab": None, "valid_fraction": 0.1, "labels_file": None}
+    opts.update({k: v for k, v in (saved or {}).items() if k in opts})
+    if saved is None:
+        for key in opts:
+            value = getattr(args, key, None)
+            if value is not None and value is not False:
+                opts[key] = value
+    if opts["level"] is None:
+        opts["level"] = "word"
+    if opts["level"] not in LEVELS:
+        raise RnnkitError(f"--level must be one of {', '.join(LEVELS)}, got {opts['level']!r}")
+    if not 0 <= opts["valid_fraction"] < 1:
+        raise RnnkitError(f"--valid-fraction must be in [0, 1), got {opts['valid_fraction']}")
+    return opts
+
+
+def _model_options(args, saved: dict | None, rule: dict, kind: str) -> dict:
+    opts = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "last", "dropout": 0.0,
+            "embedding": None, "one_hot": False, "input_projection": None, "center_joint": None, "deltas": False}
+    opts.update(rule)
+    if saved is not None:
+        opts.update({k: saved[k] for k in opts if k in saved})
+        return opts
+    for key in opts:
+        value = getattr(args, key, None)
+        if value is not None:
+            opts[key] = value
+    if kind == "text" and opts["embedding"] == 0:
+        opts["one_hot"], opts["embedding"] = True, None
+    return opts
+
+
+def _read(files, opts: dict, require_labels: bool = True) -> ExampleSet:
+    return read_examples(files, opts["format"], text_column=opts["text_column"], label_column=opts["label_column"],
+                         labels_file=opts["labels_file"], multi_label=opts["multi_label"],
+                         require_labels=require_labels)
+
+
+def _split(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """A seeded random hold-out of ``fraction`` of the examples for validation."""
+    if fraction == 0:
+        return examples, []
+    n_valid = round(len(examples) * fraction)
+    if not 0 < n_valid < len(examples):
+        raise RnnkitError(f"--valid-fraction {fraction} of {len(examples)} examples leaves an empty part; give "
+                          "more data or a separate --valid file")
+    perm = np.random.default_rng([seed, 0x5eed]).permutation(len(examples))
+    valid = set(perm[:n_valid].tolist())
+    return ([e for i, e in enumerate(examples) if i not in valid], [e for i, e in enumerate(examples) if i in valid])
+
+
+def _label_names(train_set: ExampleSet, examples: list[Example], multi_label: bool, files) -> list[str]:
+    """The label names in id order: the file's own list (an npz's ``label_names``) or the sorted labels seen."""
+    seen = sorted({name for e in examples for name in _as_tuple(e.label)}, key=_label_key)
+    names = list(train_set.label_names) if train_set.label_names else seen
+    where = ", ".join(map(str, files))
+    if not multi_label and len(set(seen)) < 2:
+        raise RnnkitError(f"{where}: every training example has the label {seen[0]!r}; a classifier needs at "
+                          "least two classes" if seen else f"{where}: no labels")
+    return names
+
+
+def _label_key(name: str):
+    """Numbers in numeric order (``2`` before ``10``), then other names alphabetically."""
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)
+
+
+def _build_vocab(examples: list[Example], opts: dict) -> Vocab:
+    counts: Counter[str] = Counter()
+    for e in examples:
+        counts.update(text_tokens(e.sequence, opts["level"], opts["k"], opts["lower"]))
+    return Vocab.build(counts, "char" if opts["level"] == "char" else "word", min_freq=opts["min_freq"],
+                       max_size=opts["max_vocab"], specials=[UNK])
+
+
+def _load_embeddings(model: Classifier, vocab: Vocab, path) -> int:
+    from rnnkit.data.embeddings import load_embeddings
+
+    vectors, found, dim = load_embeddings(path, list(vocab.tokens))
+    if model.embedding is None or model.embedding.weight.shape[1] != dim:
+        raise RnnkitError(f"{path}: the vectors have {dim} components but the embedding has "
+                          f"{None if model.embedding is None else model.embedding.weight.shape[1]}; "
+                          f"give --embedding {dim}")
+    with torch.no_grad():
+        model.embedding.weight[found] = vectors[found].to(model.embedding.weight.dtype)
+    return int(found.sum())
+
+
+# --- using a trained run --------------------------------------------------------------------------------
+
+@dataclass
+class LoadedRun:
+    model: Classifier
+    encoder: Encoder
+    opts: dict
+    config: dict
+
+
+def load_run(run: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> LoadedRun:
+    """The model and encoder of a ``classify train`` run (safetensors and JSON only)."""
+    config = read_config(run, "classify")
+    run = Path(run)
+    try:
+        data, model = config["data"], Classifier.from_config(config["model"])
+        label_names = list(data["label_names"])
+        vocab = Vocab.load(run / "vocab.json") if data["kind"] == "text" else None
+        opts = {k: data.get(k) for k in DATA_KEYS}
+        encoder = Encoder(opts, label_names, vocab, data.get("num_features"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise RnnkitError(f"{run / 'config.json'}: the classifier configuration is malformed ({e})") from None
+    if len(label_names) != model.num_classes:
+        raise RnnkitError(f"{run}: the model has {model.num_classes} outputs but config.json names "
+                          f"{len(label_names)} labels; the files come from different runs")
+    load_model_weights(model, weights_path(run, checkpoint))
+    return LoadedRun(model.to(device).eval(), encoder, opts, config)
+
+
+def read_for(loaded: LoadedRun, files, args, require_labels: bool) -> ExampleSet:
+    """Read ``files`` as the run's training data was read, unless the flags say otherwise."""
+    opts = dict(loaded.opts)
+    for key in ("format", "text_column", "label_column", "labels_file"):
+        if getattr(args, key, None) is not None:
+            opts[key] = getattr(args, key)
+    return _read(files, opts, require_labels=require_labels)
+
+
+def best_state(run: str | Path) -> dict:
+    path = Path(run) / "best" / "state.json"
+    return load_json(path) if path.exists() else {}
+
+
+def finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
