@@ -63,6 +63,13 @@ def register(tasks) -> None:
                        "vectors, as in the notes (default: 128 for words, 32 for characters and k-mers)")
     model.add_argument("--embeddings", metavar="FILE", help="initialise word embeddings from a word2vec/GloVe "
                        "text file (give --embedding its dimension)")
+    model.add_argument("--positions", type=int, metavar="N", help="text: add a learned vector per position to the "
+                       "first N steps' inputs; 0 for none (default: the length, when every training sequence "
+                       "has the same length at char or kmer level; else none)")
+    model.add_argument("--input-noise", type=float, metavar="SIGMA", help="add Gaussian noise of this size to "
+                       "the inputs while training (features: in standard deviations) (default: 0)")
+    model.add_argument("--input-dropout", type=fraction, metavar="P", help="dropout on the inputs x<t> while "
+                       "training (for words: embedding dropout) (default: 0.5 for words, else 0)")
     model.add_argument("--input-projection", type=positive_int, metavar="P",
                        help="features: a learned linear map to P components before the RNN")
     model.add_argument("--center-joint", type=positive_int, metavar="J", help="features as x, y, z per joint "

@@ -42,6 +42,9 @@ class ClassifierConfig:
     cell_options: dict = field(default_factory=dict)
     joint_dims: int = 3
     attention_size: int | None = None
+    positions: int | None = None
+    input_noise: float = 0.0
+    input_dropout: float = 0.0
 
 
 class Classifier(nn.Module):
@@ -81,7 +84,8 @@ class Classifier(nn.Module):
                  vocab_size: int | None = None, embedding_size: int | None = None, one_hot: bool = False,
                  padding_id: int | None = 0, num_features: int | None = None, input_projection: int | None = None,
                  center_joint: int | None = None, deltas: bool = False, cell_options: dict | None = None,
-                 engine: str = "auto", joint_dims: int = 3, attention_size: int | None = None):
+                 engine: str = "auto", joint_dims: int = 3, attention_size: int | None = None,
+                 positions: int | None = None, input_noise: float = 0.0, input_dropout: float = 0.0):
         super().__init__()
         if int(num_classes) < 1 or (not multi_label and int(num_classes) < 2):
             raise ValueError(f"num_classes must be at least 2 (at least 1 with multi_label), got {num_classes}")
@@ -97,7 +101,14 @@ class Classifier(nn.Module):
             int(num_classes), int(hidden_size), int(num_layers), cell if isinstance(cell, str) else None,
             bool(bidirectional), pooling, float(dropout), bool(multi_label), vocab_size, embedding_size,
             bool(one_hot), padding_id, num_features, input_projection, center_joint, bool(deltas),
-            dict(cell_options or {}), int(joint_dims), attention_size)
+            dict(cell_options or {}), int(joint_dims), attention_size,
+            None if positions is None else int(positions), float(input_noise), float(input_dropout))
+        if not 0 <= float(input_dropout) < 1:
+            raise ValueError(f"input_dropout must be in [0, 1), got {input_dropout}")
+        if positions is not None and int(positions) < 1:
+            raise ValueError(f"positions must be a positive number of steps or None, got {positions}")
+        if not 0 <= float(input_noise):
+            raise ValueError(f"input_noise must be >= 0, got {input_noise}")
         self.embedding = self.features = self.projection = None
         if vocab_size is not None:
             if center_joint is not None or deltas or input_projection is not None:
@@ -124,6 +135,11 @@ class Classifier(nn.Module):
                              engine=engine, **self.config.cell_options)
         D = self.rnn.num_directions
         self.pool = make_pooling(pooling, D * int(hidden_size), D, attention_size)
+        # p<t>: a learned vector per position t, added to x<t> (for data whose positions mean something, such
+        # as fixed windows around a splice site); steps beyond the last one share its vector.
+        self.position = None if positions is None else nn.Embedding(int(positions), input_size)
+        if self.position is not None:
+            nn.init.normal_(self.position.weight, std=0.1)
         self.drop = nn.Dropout(float(dropout))
         self.head = OutputLayer(D * int(hidden_size), int(num_classes),
                                 activation="sigmoid" if multi_label else "softmax")
@@ -145,7 +161,20 @@ class Classifier(nn.Module):
         return self.config.num_classes
 
     def inputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``x<t>`` for the recurrent layer: ids (B, T) or features (B, T, F) → (B, T, X), padding made inert."""
+        """``x<t>`` for the recurrent layer: ids (B, T) or features (B, T, F) → (B, T, X), padding made inert;
+        plus the position vectors ``p<t>`` and, when training, Gaussian noise of ``input_noise`` (in units of
+        the standardised features, or of the embedding) and dropout of ``input_dropout``, when asked for."""
+        x = self._inputs(x, lengths)
+        if self.position is not None:
+            t = torch.arange(x.shape[1], device=x.device).clamp(max=self.position.num_embeddings - 1)
+            x = x + self.position(t)                                           # x<t> + p<t>
+        if self.training and self.config.input_noise > 0:
+            x = x + self.config.input_noise * torch.randn_like(x)
+        if self.training and self.config.input_dropout > 0:
+            x = nn.functional.dropout(x, self.config.input_dropout, training=True)   # e.g. embedding dropout
+        return x
+
+    def _inputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         valid = valid_steps(lengths, x.shape[1])                              # (B, T)
         if self.features is not None:
             if x.dim() != 3:

@@ -39,8 +39,8 @@ LEVELS = ("char", "word", "kmer")
 DATA_KEYS = ("format", "text_column", "label_column", "multi_label", "level", "k", "lower", "min_freq",
              "max_vocab", "valid_fraction", "labels_file")
 MODEL_KEYS = ("cell", "hidden", "layers", "bidirectional", "pooling", "dropout", "embedding", "one_hot",
-              "input_projection", "center_joint", "deltas")
-CLASSIFY_TRAIN_DEFAULTS = TrainConfig(steps=100_000, epochs=30, batch_size=32, lr=2e-3, schedule="cosine",
+              "input_projection", "center_joint", "deltas", "positions", "input_noise", "input_dropout")
+CLASSIFY_TRAIN_DEFAULTS = TrainConfig(steps=100_000, epochs=20, batch_size=32, lr=2e-3, schedule="cosine",
                                       warmup=50, clip_norm=5.0, patience=6, eval_every=100, save_every=100,
                                       sample_length=0, log_every=10)
 
@@ -49,11 +49,14 @@ def default_settings(kind: str, level: str | None, num_examples: int) -> dict:
     """The defaults for this input (model and batch size), by a fixed rule (see README.md for the measurements):
 
     - words: a 1-layer bidirectional LSTM, H = 128 over 128-d embeddings, max pooling, dropout 0.5;
-    - characters, bases and k-mers: a 1-layer bidirectional LSTM, H = 128 over 32-d embeddings, max pooling,
-      dropout 0.3;
+    - characters, bases and k-mers: a 1-layer bidirectional LSTM, H = 128 over 32-d embeddings, attention
+      pooling, dropout 0.3; when every training sequence has the same length (fixed windows), a learned
+      vector per position added to the inputs;
     - feature vectors: a 2-layer bidirectional LSTM, H = 128, mean pooling, dropout 0.3, deltas;
-    - the batch is 32 examples, 64 for data sets of more than 20,000 examples; evaluation and checkpoints
-      come once per epoch (at least every ``EVAL_EVERY_MIN``, at most every ``EVAL_EVERY_MAX`` steps).
+    - the batch is 32 examples, 64 for data sets of more than 20,000 examples; 20 epochs, or as many as make
+      ``MIN_STEPS`` steps on small data sets, with early stopping after 6 evaluations without a better
+      validation accuracy; evaluation and checkpoints come once per epoch (at least every ``EVAL_EVERY_MIN``,
+      at most every ``EVAL_EVERY_MAX`` steps).
     """
     if kind == "features":
         model = {"cell": "lstm", "hidden": 128, "layers": 2, "bidirectional": True, "pooling": "mean",
@@ -62,12 +65,13 @@ def default_settings(kind: str, level: str | None, num_examples: int) -> dict:
         model = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "max",
                  "dropout": 0.5, "embedding": 128}
     else:
-        model = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "max",
+        model = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "attention",
                  "dropout": 0.3, "embedding": 32}
     return {"model": model, "batch_size": 64 if num_examples > 20_000 else 32}
 
 
 EVAL_EVERY_MIN, EVAL_EVERY_MAX = 20, 500
+MIN_STEPS = 1500
 
 
 # --- examples → arrays ----------------------------------------------------------------------------------
@@ -287,6 +291,11 @@ class ClassifyTask:
         else:
             train_ex, valid_ex = _split(train_ex, opts["valid_fraction"], config.seed)
         rule = default_settings(kind, opts["level"], len(train_ex))
+        lengths = {len(e.sequence) for e in train_ex}
+        if kind == "text" and len(lengths) == 1 and opts["level"] != "word":
+            # Every sequence has the same length (fixed windows, such as 60 bases around a splice site):
+            # positions mean something, so the model learns a vector per position.
+            rule["model"]["positions"] = len(text_tokens(train_ex[0].sequence, opts["level"], opts["k"]))
         model_opts = _model_options(args, saved["data"] if saved else None, rule["model"], kind)
         if not saved and args.batch_size is None:
             config.batch_size = rule["batch_size"]
@@ -307,7 +316,9 @@ class ClassifyTask:
                            embedding_size=model_opts["embedding"] if kind == "text" and not model_opts["one_hot"]
                            else None, one_hot=bool(model_opts["one_hot"]) and kind == "text",
                            num_features=num_features, input_projection=model_opts["input_projection"],
-                           center_joint=model_opts["center_joint"], deltas=model_opts["deltas"])
+                           center_joint=model_opts["center_joint"], deltas=model_opts["deltas"],
+                           positions=model_opts["positions"], input_noise=model_opts["input_noise"],
+                           input_dropout=model_opts["input_dropout"])
         if model.features is not None:
             model.features.fit(train_enc.sequences)       # standardisation learned on the training data
         found = None
@@ -321,6 +332,8 @@ class ClassifyTask:
             for key in ("eval_every", "save_every"):
                 if getattr(args, key, None) is None:
                     setattr(config, key, every)
+            if args.epochs is None:           # small data sets get more epochs: at least MIN_STEPS steps
+                config.epochs = max(config.epochs or 1, math.ceil(MIN_STEPS / len(train_batches)))
         config.validate()
         mean_length = float(np.mean([len(s) for s in train_enc.sequences]))
         valid_batches = (example_batches(valid_enc, max(config.batch_size, 64), opts["multi_label"])
@@ -381,7 +394,8 @@ def _options(args, saved: dict | None) -> dict:
 
 def _model_options(args, saved: dict | None, rule: dict, kind: str) -> dict:
     opts = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "last", "dropout": 0.0,
-            "embedding": None, "one_hot": False, "input_projection": None, "center_joint": None, "deltas": False}
+            "embedding": None, "one_hot": False, "input_projection": None, "center_joint": None, "deltas": False,
+            "positions": None, "input_noise": 0.0, "input_dropout": 0.0}
     opts.update(rule)
     if saved is not None:
         opts.update({k: saved[k] for k in opts if k in saved})
@@ -392,6 +406,8 @@ def _model_options(args, saved: dict | None, rule: dict, kind: str) -> dict:
             opts[key] = value
     if kind == "text" and opts["embedding"] == 0:
         opts["one_hot"], opts["embedding"] = True, None
+    if opts["positions"] == 0:
+        opts["positions"] = None
     return opts
 
 

@@ -36,7 +36,7 @@ class MetricsLog:
         atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-def plot_losses(records: list[dict], path: str | Path, title: str = "training curve") -> bool:
+def plot_losses(records: list[dict], path: str | Path, title: str = "training curve", unit: str = "token") -> bool:
     """Draw training and validation loss against steps into ``path`` (PNG); False if matplotlib is missing."""
     try:
         import matplotlib
@@ -48,13 +48,28 @@ def plot_losses(records: list[dict], path: str | Path, title: str = "training cu
         return False
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
     valid = [(r["step"], r["valid_loss"]) for r in records if "valid_loss" in r]
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    # Validation metrics besides the loss (accuracy, F1 …) get a panel of their own.
+    extra = [k for k in ("valid_accuracy", "valid_macro_f1", "valid_f1")
+             if any(k in r for r in records)]
+    fig, axes = plt.subplots(1, 2 if extra else 1, figsize=(12 if extra else 7, 4), dpi=100, squeeze=False)
+    ax = axes[0][0]
+    if extra:
+        side = axes[0][1]
+        for key in extra:
+            points = [(r["step"], r[key]) for r in records if key in r]
+            side.plot(*zip(*points), marker="o", markersize=3, label=key.replace("valid_", "validation ")
+                      .replace("_", "-" if "macro" in key else " "))
+        side.set_xlabel("step")
+        side.set_ylabel("validation metric")
+        side.set_title("validation")
+        side.grid(alpha=0.3)
+        side.legend()
     if train:
         ax.plot(*zip(*train), label="training loss", color="tab:blue", alpha=0.7, linewidth=1)
     if valid:
         ax.plot(*zip(*valid), label="validation loss", color="tab:orange", marker="o", markersize=3)
     ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats per token)")
+    ax.set_ylabel(f"loss (nats per {unit})")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

@@ -12,10 +12,12 @@ def build_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     and ``config.weight_decay``."""
     params = list(params)
     lr, wd = config.lr, config.weight_decay
+    # foreach: one multi-tensor update instead of a loop over the parameters. The cells keep one tensor per
+    # named weight (W_u, W_f, …: twice torch.nn's count), and on the CPU the loop cost about 1 ms a step.
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, config.beta2), weight_decay=wd)
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, config.beta2), weight_decay=wd, foreach=True)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=(0.9, config.beta2), weight_decay=wd)
+        return torch.optim.AdamW(params, lr=lr, betas=(0.9, config.beta2), weight_decay=wd, foreach=True)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
     if config.optimizer == "rmsprop":

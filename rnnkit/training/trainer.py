@@ -3,7 +3,8 @@
 A task supplies its batches and an :class:`~rnnkit.training.objective.Objective` (its loss, its evaluation,
 its state policy); the trainer does the rest. Each step takes the next batch, computes the objective's loss,
 clips the gradient and updates; every ``eval_every`` steps it evaluates, keeps the best checkpoint by the
-objective's monitored metric and stops early after ``patience`` evaluations without improvement. Everything
+objective's monitored metric (a tie broken by the lower validation loss: small validation sets make ties
+common) and stops early after ``patience`` evaluations without improvement. Everything
 a step depends on (step, epoch, batch position, a carried state, the optimizer, the schedule, every RNG) is
 checkpointed, so a resumed run logs exactly what the uninterrupted run would have logged.
 """
@@ -138,7 +139,7 @@ class Trainer:
                 break
         bar.close()
         if dist.is_main():
-            plot_losses(self.metrics.read(), self.run_dir / "loss.png")
+            plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self.objective.unit.rstrip("s"))
         return {"step": self.step, "epoch": self.epoch, "monitor": self.monitor, "best": self.best,
                 "best_metrics": self.best_metrics, "stopped_early": self.stopped_early,
                 "best_valid_loss": self.best if self.objective.monitor == "loss" else None}
@@ -189,7 +190,9 @@ class Trainer:
             record.update({f"valid_{k}": v for k, v in metrics.items()})
             self.schedule.observe(metrics["loss"])
             value = metrics[self.objective.monitor]
-            if math.isfinite(value) and better(value, self.best, self.objective.higher_is_better):
+            tie = (value == self.best and self.objective.monitor != "loss"
+                   and metrics["loss"] < (self.best_metrics or {}).get("loss", math.inf))
+            if math.isfinite(value) and (tie or better(value, self.best, self.objective.higher_is_better)):
                 self.best, self.best_metrics, self.bad_evals = value, metrics, 0
                 self.save_best()
             else:
@@ -212,7 +215,7 @@ class Trainer:
             if self.sample is not None:
                 bar.write(self.sample(self.model, self.step))
         if dist.is_main():
-            plot_losses(self.metrics.read(), self.run_dir / "loss.png")
+            plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self.objective.unit.rstrip("s"))
 
     def _log(self, record: dict) -> None:
         if dist.is_main():

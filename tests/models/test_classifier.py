@@ -320,7 +320,7 @@ def test_unfitted_transform_is_obvious_and_the_fit_is_saved():
 # --- config -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("options", [
-    {"vocab_size": V, "pooling": "attention", "cell": "peephole-lstm", "attention_size": 3},
+    {"vocab_size": V, "pooling": "attention", "cell": "peephole-lstm", "attention_size": 3, "positions": 3},
     {"vocab_size": V, "one_hot": True, "bidirectional": False, "cell": "simple-gru", "multi_label": True},
     {"num_features": 6, "center_joint": 2, "deltas": True, "input_projection": 4, "pooling": "max",
      "cell": "rnn", "cell_options": {"nonlinearity": "relu"}},
@@ -398,3 +398,35 @@ def test_learns_whether_a_sequence_contains_token_3():
         opt.step()
     assert accuracy > 0.95, f"train accuracy {accuracy:.3f} after 300 steps (loss {loss.item():.3f})"
     assert time.perf_counter() - start < 10
+
+
+# --- position vectors and input noise ----------------------------------------------------------------------
+
+def test_position_vectors_make_position_count_and_keep_padding_invisible():
+    torch.manual_seed(1)
+    model = Classifier(3, hidden_size=6, vocab_size=V, embedding_size=4, pooling="max", positions=5).to(DTYPE).eval()
+    plain = Classifier(3, hidden_size=6, vocab_size=V, embedding_size=4, pooling="max").to(DTYPE).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("position.")})
+    ids = torch.randint(V, (1, 7))                          # longer than 5: steps 5, 6 share the last vector
+    with torch.no_grad():
+        x = model.inputs(ids, torch.tensor([7]))
+        expected = plain.inputs(ids, torch.tensor([7])) + model.position.weight[[0, 1, 2, 3, 4, 4, 4]]
+        torch.testing.assert_close(x, expected)
+        assert not torch.allclose(model(ids), plain(ids))
+        seq, other = torch.randint(V, (3,)), torch.randint(V, (6,))
+        batch = torch.stack([torch.cat([seq, torch.tensor([1, 2, 3])]), other])
+        torch.testing.assert_close(model(batch, torch.tensor([3, 6]))[0], model(seq.unsqueeze(0))[0],
+                                   rtol=0, atol=1e-12)
+
+
+def test_input_noise_only_while_training():
+    torch.manual_seed(2)
+    model = Classifier(3, hidden_size=6, vocab_size=V, embedding_size=4, input_noise=0.5)
+    ids = torch.randint(V, (2, 5))
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids), model(ids), rtol=0, atol=0)
+    model.train()
+    model.drop.p = 0.0
+    with torch.no_grad():
+        assert not torch.allclose(model(ids), model(ids))
