@@ -9,8 +9,9 @@ from rnnkit.cli.lm import _lazy
 from rnnkit.models.pooling import POOLINGS
 
 FORMATS = ("csv", "tsv", "jsonl", "sst", "fasta", "npz", "ts")
-_MODEL_HELP = {"cell": "lstm", "hidden": "128", "layers": "1 (2 for feature vectors)", "dropout":
-               "0.5 for words, 0.3 otherwise"}
+_MODEL_HELP = {"cell": "lstm", "hidden": "128 (64 for feature data sets under 1,000 examples)",
+               "layers": "1 (2 for feature data sets of 1,000 examples or more)",
+               "dropout": "0.5 for words, 0.3 otherwise"}
 
 
 def _column(text: str):
@@ -56,7 +57,8 @@ def register(tasks) -> None:
                       "at random for validation (default: 0.1)")
     model = train.add_argument_group("classifier")
     model.add_argument("--pooling", choices=POOLINGS, help="how a sequence's outputs become one vector: last "
-                       "(final states), mean, max, attention (default: max for text, mean for features)")
+                       "(final states), mean, max, attention (default: max for words, attention for characters and "
+                       "k-mers, mean for features, max for feature data sets under 1,000 examples)")
     model.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None,
                        help="read each sequence both ways (default: yes)")
     model.add_argument("--embedding", type=int, metavar="E", help="text: embedding size; 0 feeds one-hot "
@@ -69,7 +71,8 @@ def register(tasks) -> None:
     model.add_argument("--input-noise", type=float, metavar="SIGMA", help="add Gaussian noise of this size to "
                        "the inputs while training (features: in standard deviations) (default: 0)")
     model.add_argument("--input-dropout", type=fraction, metavar="P", help="dropout on the inputs x<t> while "
-                       "training (for words: embedding dropout) (default: 0.5 for words, else 0)")
+                       "training: whole word vectors for text, single components for features (default: 0.3 "
+                       "for words and for feature data sets under 1,000 examples, else 0)")
     model.add_argument("--input-projection", type=positive_int, metavar="P",
                        help="features: a learned linear map to P components before the RNN")
     model.add_argument("--center-joint", type=positive_int, metavar="J", help="features as x, y, z per joint "

@@ -163,7 +163,8 @@ class Classifier(nn.Module):
     def inputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``x<t>`` for the recurrent layer: ids (B, T) or features (B, T, F) → (B, T, X), padding made inert;
         plus the position vectors ``p<t>`` and, when training, Gaussian noise of ``input_noise`` (in units of
-        the standardised features, or of the embedding) and dropout of ``input_dropout``, when asked for."""
+        the standardised features, or of the embedding) and dropout of ``input_dropout`` (of whole token
+        vectors for ids, of single components for features), when asked for."""
         x = self._inputs(x, lengths)
         if self.position is not None:
             t = torch.arange(x.shape[1], device=x.device).clamp(max=self.position.num_embeddings - 1)
@@ -171,7 +172,12 @@ class Classifier(nn.Module):
         if self.training and self.config.input_noise > 0:
             x = x + self.config.input_noise * torch.randn_like(x)
         if self.training and self.config.input_dropout > 0:
-            x = nn.functional.dropout(x, self.config.input_dropout, training=True)   # e.g. embedding dropout
+            p = self.config.input_dropout
+            if self.features is None:   # token ids: whole words are dropped (their vector zeroed), as in
+                keep = torch.rand(*x.shape[:2], 1, device=x.device) >= p        # embedding dropout
+                x = x * keep.to(x.dtype) / (1 - p)
+            else:
+                x = nn.functional.dropout(x, p, training=True)
         return x
 
     def _inputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -46,30 +46,40 @@ CLASSIFY_TRAIN_DEFAULTS = TrainConfig(steps=100_000, epochs=20, batch_size=32, l
 
 
 def default_settings(kind: str, level: str | None, num_examples: int) -> dict:
-    """The defaults for this input (model and batch size), by a fixed rule (see README.md for the measurements):
+    """The defaults for this input (model, batch size, patience), by a fixed rule (measurements: README.md,
+    "Choosing the classification defaults"):
 
-    - words: a 1-layer bidirectional LSTM, H = 128 over 128-d embeddings, max pooling, dropout 0.5;
+    - words: a 1-layer bidirectional LSTM, H = 128 over 128-d embeddings, max pooling, dropout 0.5, and 0.3
+      of the words dropped (their vectors zeroed) while training;
     - characters, bases and k-mers: a 1-layer bidirectional LSTM, H = 128 over 32-d embeddings, attention
       pooling, dropout 0.3; when every training sequence has the same length (fixed windows), a learned
       vector per position added to the inputs;
-    - feature vectors: a 2-layer bidirectional LSTM, H = 128, mean pooling, dropout 0.3, deltas;
+    - feature vectors: frame differences appended, standardised; a 2-layer bidirectional LSTM, H = 128, mean
+      pooling, dropout 0.3; below ``SMALL_DATA`` examples a 1-layer one, H = 64, max pooling, 0.3 input
+      dropout, and twice the patience;
     - the batch is 32 examples, 64 for data sets of more than 20,000 examples; 20 epochs, or as many as make
       ``MIN_STEPS`` steps on small data sets, with early stopping after 6 evaluations without a better
       validation accuracy; evaluation and checkpoints come once per epoch (at least every ``EVAL_EVERY_MIN``,
       at most every ``EVAL_EVERY_MAX`` steps).
     """
-    if kind == "features":
+    patience = 6
+    if kind == "features" and num_examples < SMALL_DATA:
+        model = {"cell": "lstm", "hidden": 64, "layers": 1, "bidirectional": True, "pooling": "max",
+                 "dropout": 0.3, "deltas": True, "input_dropout": 0.3}
+        patience = 12
+    elif kind == "features":
         model = {"cell": "lstm", "hidden": 128, "layers": 2, "bidirectional": True, "pooling": "mean",
                  "dropout": 0.3, "deltas": True}
     elif level == "word":
         model = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "max",
-                 "dropout": 0.5, "embedding": 128}
+                 "dropout": 0.5, "embedding": 128, "input_dropout": 0.3}
     else:
         model = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "attention",
                  "dropout": 0.3, "embedding": 32}
-    return {"model": model, "batch_size": 64 if num_examples > 20_000 else 32}
+    return {"model": model, "batch_size": 64 if num_examples > 20_000 else 32, "patience": patience}
 
 
+SMALL_DATA = 1000
 EVAL_EVERY_MIN, EVAL_EVERY_MAX = 20, 500
 MIN_STEPS = 1500
 
@@ -297,8 +307,10 @@ class ClassifyTask:
             # positions mean something, so the model learns a vector per position.
             rule["model"]["positions"] = len(text_tokens(train_ex[0].sequence, opts["level"], opts["k"]))
         model_opts = _model_options(args, saved["data"] if saved else None, rule["model"], kind)
-        if not saved and args.batch_size is None:
-            config.batch_size = rule["batch_size"]
+        if not saved:
+            for key in ("batch_size", "patience"):
+                if getattr(args, key, None) is None:
+                    setattr(config, key, rule[key])
         if saved:
             label_names = list(saved["data"]["label_names"])
             vocab = Vocab.load(run / "vocab.json") if kind == "text" else None

@@ -197,3 +197,22 @@ def test_eval_refuses_labels_the_model_never_saw(rnnkit, text_data, tmp_path):
     _one_line_error(code, err, "other.tsv:3", "'meh'", "never seen")
     code, _, err = rnnkit("classify", "eval", tmp_path / "nope", "--data", other)
     _one_line_error(code, err, "no such run")
+
+
+def test_defaults_follow_the_documented_rule(rnnkit, tmp_path):
+    """Equal-length bases: attention pooling and a vector per position; a small feature set: the small model."""
+    rng = np.random.default_rng(0)
+    bases = tmp_path / "bases.csv"
+    bases.write_text("label,sequence\n" + "".join(f"{'ab'[i % 2]},{''.join(rng.choice(list('ACGT'), 12))}\n"
+                                                 for i in range(40)), encoding="utf-8")
+    run = tmp_path / "bases"
+    assert rnnkit("classify", "train", "--data", bases, "--text-column", "sequence", "--label-column", "label",
+                  "--level", "char", "--out", run, "--steps", "2", "--quiet")[0] == 0
+    data = json.loads((run / "config.json").read_text())["data"]
+    assert (data["pooling"], data["positions"], data["embedding"]) == ("attention", 12, 32)
+    run = tmp_path / "features"
+    assert rnnkit("classify", "train", "--data", _npz(tmp_path / "f.npz", 40, 0), "--out", run, "--steps", "2",
+                  "--quiet")[0] == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["data"]["hidden"], config["data"]["layers"], config["data"]["pooling"]) == (64, 1, "max")
+    assert config["train"]["patience"] == 12 and config["model"]["deltas"] is True

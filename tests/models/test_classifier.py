@@ -430,3 +430,16 @@ def test_input_noise_only_while_training():
     model.drop.p = 0.0
     with torch.no_grad():
         assert not torch.allclose(model(ids), model(ids))
+
+
+def test_input_dropout_drops_whole_token_vectors_while_training():
+    torch.manual_seed(3)
+    model = Classifier(3, hidden_size=6, vocab_size=V, embedding_size=8, input_dropout=0.5).train()
+    ids = torch.randint(1, V, (4, 30))
+    x = model.inputs(ids, torch.full((4,), 30))
+    plain = model.embedding(ids)
+    dropped = (x == 0).all(-1)                                  # a position is dropped as a whole vector …
+    assert 0.3 < float(dropped.float().mean()) < 0.7
+    torch.testing.assert_close(x[~dropped], 2 * plain[~dropped])  # … the others scaled by 1 / (1 − p)
+    model.eval()
+    torch.testing.assert_close(model.inputs(ids, torch.full((4,), 30)), plain)
