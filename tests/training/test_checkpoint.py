@@ -62,8 +62,18 @@ def test_recover_tolerates_a_second_process_recovering_at_once(tmp_path, monkeyp
 
 def _unpickling(path: Path) -> list[str]:
     """Imports of pickle-like modules and calls that may unpickle (torch.load, np.load, pickle.*) in a file."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    found, tree = [], ast.parse(path.read_text(encoding="utf-8"))
+    # np.load(…, allow_pickle=False) reads plain arrays only (the npz reader): that call is safe.
+    safe = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load"
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in ("np", "numpy")):
+            keyword = [k for k in node.keywords if k.arg == "allow_pickle"]
+            if keyword and isinstance(keyword[0].value, ast.Constant) and keyword[0].value.value is False:
+                safe.update({id(node.func), id(keyword[0])})
+    for node in ast.walk(tree):
+        if id(node) in safe:
+            continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
             found += [f"import {n}" for n in names if n and n.split(".")[0] in ("pickle", "dill", "joblib", "shelve")]
@@ -73,6 +83,13 @@ def _unpickling(path: Path) -> list[str]:
         elif isinstance(node, ast.keyword) and node.arg in ("allow_pickle", "weights_only"):
             found.append(node.arg)
     return found
+
+
+def test_the_pickle_scan_finds_np_load_unless_pickles_are_refused(tmp_path):
+    risky, safe = tmp_path / "risky.py", tmp_path / "safe.py"
+    risky.write_text("import numpy as np\nnp.load('x.npz')\nnp.load('y.npz', allow_pickle=True)\n")
+    safe.write_text("import numpy as np\nnp.load('x.npz', allow_pickle=False)\n")
+    assert _unpickling(risky) == ["np.load", "np.load", "allow_pickle"] and _unpickling(safe) == []
 
 
 def test_no_pickle_anywhere_in_the_package():
