@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+from _common import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = {
@@ -27,16 +27,6 @@ EXAMPLES = {
     "hapt": ("classify_hapt.py", "HAPT six activities (sensors)", "6 unseen volunteers", 0.91),
     "msr": ("classify_msr_action3d.py", "MSR Action3D 20 actions (skeletons)", "unseen subjects 7, 9", 0.75),
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run_example(name: str, out: Path, extra: list[str]) -> dict:

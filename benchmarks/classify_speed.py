@@ -26,7 +26,6 @@ and the median reported, so a machine busy with something else slows both alike.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -37,6 +36,8 @@ from torch import nn
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import cpu_model  # noqa: E402
+
 from rnnkit.models import Classifier  # noqa: E402
 from rnnkit.training.config import TrainConfig  # noqa: E402
 from rnnkit.training.optim import build_optimizer  # noqa: E402
@@ -89,16 +90,6 @@ def trainer(model: nn.Module, loss_fn, optimizer=None):
             loss.backward()
             opt.step()
     return run
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def measure(hidden: int, batches: list, repeats: int) -> tuple[float, float, float]:

@@ -132,3 +132,19 @@ def train_config(args, defaults: TrainConfig, saved: dict | None = None) -> Trai
     config = TrainConfig(**values)
     config.validate()
     return config
+
+
+def add_use_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of every verb that uses a trained run: which weights, on which device."""
+    parser.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                        help="weights to use: the best validation metric, or the latest checkpoint (default: best)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+
+
+def lazy_handler(module: str, name: str):
+    """A verb's handler that imports its module only when it runs, so ``--help`` stays fast."""
+    def run(args):
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(args)
+    return run

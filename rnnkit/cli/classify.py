@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.args import add_train_flags, fraction, positive_int
-from rnnkit.cli.lm import _lazy
+from rnnkit.cli.args import add_train_flags, add_use_flags, fraction, lazy_handler, positive_int
 from rnnkit.models.pooling import POOLINGS
 
 FORMATS = ("csv", "tsv", "jsonl", "sst", "fasta", "npz", "ts")
@@ -79,7 +78,7 @@ def register(tasks) -> None:
                        "(skeletons): subtract joint J's position (1-based) at every frame")
     model.add_argument("--deltas", action=argparse.BooleanOptionalAction, default=None,
                        help="features: append x<t> − x<t-1> (default: yes)")
-    train.set_defaults(handler=_lazy("rnnkit.cli.classify_use", "train"))
+    train.set_defaults(handler=lazy_handler("rnnkit.cli.classify_use", "train"))
 
     evaluate = verbs.add_parser("eval", help="accuracy, macro-F1, per-class table and confusion matrix",
                                 description="Evaluate a classifier on a labelled file.")
@@ -90,7 +89,7 @@ def register(tasks) -> None:
     evaluate.add_argument("--confusion-png", metavar="FILE",
                           help="draw the confusion matrix here (default: RUN/confusion-<data file>.png)")
     _add_use_flags(evaluate)
-    evaluate.set_defaults(handler=_lazy("rnnkit.cli.classify_use", "evaluate"))
+    evaluate.set_defaults(handler=lazy_handler("rnnkit.cli.classify_use", "evaluate"))
 
     predict = verbs.add_parser("predict", help="predict labels: one JSON line per example",
                                description="Predict the label of every example of FILE(s), or of each line of "
@@ -103,11 +102,9 @@ def register(tasks) -> None:
     predict.add_argument("--threshold", type=float, default=0.5,
                          help="multi-label: labels with probability at least this (default: 0.5)")
     _add_use_flags(predict)
-    predict.set_defaults(handler=_lazy("rnnkit.cli.classify_use", "predict"))
+    predict.set_defaults(handler=lazy_handler("rnnkit.cli.classify_use", "predict"))
 
 
 def _add_use_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", choices=("best", "latest"), default="best",
-                        help="weights to use: best validation metric, or the latest checkpoint (default: best)")
+    add_use_flags(parser)
     parser.add_argument("--batch-size", type=positive_int, default=64, help="examples per batch (default: 64)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")

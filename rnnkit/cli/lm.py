@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-
-from rnnkit.cli.args import add_train_flags, nonnegative_float, nonnegative_int, positive_int, probability
+from rnnkit.cli.args import (
+    add_train_flags,
+    add_use_flags,
+    lazy_handler,
+    nonnegative_float,
+    nonnegative_int,
+    positive_int,
+    probability,
+)
 from rnnkit.tasks.lm import LM_DEFAULTS, LM_TRAIN_DEFAULTS
 
 
@@ -30,7 +36,7 @@ def register(tasks) -> None:
     model.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
                        help="undecodable bytes: stop with an error, or replace them with U+FFFD")
     model.add_argument("--cache-dir", help="where token ids are cached (default: ~/.cache/rnnkit)")
-    train.set_defaults(handler=_lazy("rnnkit.cli.lm_train", "train"))
+    train.set_defaults(handler=lazy_handler("rnnkit.cli.lm_train", "train"))
 
     sample = verbs.add_parser("sample", help="sample novel text from a trained model",
                               description="Sample novel sequences, streamed as they are generated.")
@@ -44,17 +50,17 @@ def register(tasks) -> None:
     sample.add_argument("--top-p", type=probability, help="sample only from the smallest set with probability p")
     sample.add_argument("--greedy", action="store_true", help="always take the most likely token")
     sample.add_argument("--no-stop", action="store_true", help="do not stop at <EOS>")
-    _add_common(sample)
+    add_use_flags(sample)
     sample.add_argument("--seed", type=int, default=None, help="random seed for reproducible samples")
-    sample.set_defaults(handler=_lazy("rnnkit.cli.lm_use", "sample"))
+    sample.set_defaults(handler=lazy_handler("rnnkit.cli.lm_use", "sample"))
 
     score = verbs.add_parser("score", help="log-probability and perplexity of given text",
                              description="Score text by the chain rule: log P(y<1>…y<T>) = Σ log P(y<t> | y<1…t-1>).")
     score.add_argument("run", metavar="RUN", help="run directory written by 'rnnkit lm train'")
     score.add_argument("text", nargs="+", metavar="TEXT", help="text(s) to score")
     score.add_argument("--json", action="store_true", help="print per-token probabilities and a JSON summary")
-    _add_common(score)
-    score.set_defaults(handler=_lazy("rnnkit.cli.lm_use", "score"))
+    add_use_flags(score)
+    score.set_defaults(handler=lazy_handler("rnnkit.cli.lm_use", "score"))
 
     evaluate = verbs.add_parser("eval", help="loss, perplexity and bits per character on a file",
                                 description="Evaluate a model on a text file.")
@@ -63,20 +69,6 @@ def register(tasks) -> None:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     evaluate.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
                           help="undecodable bytes: error, or replace with U+FFFD")
-    _add_common(evaluate)
-    evaluate.set_defaults(handler=_lazy("rnnkit.cli.lm_use", "evaluate"))
+    add_use_flags(evaluate)
+    evaluate.set_defaults(handler=lazy_handler("rnnkit.cli.lm_use", "evaluate"))
 
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", choices=("best", "latest"), default="best",
-                        help="weights to use: best validation loss, or the latest checkpoint (default: best)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
-
-
-def _lazy(module: str, name: str):
-    """Import a verb's module only when it runs, so ``--help`` stays fast."""
-    def run(args):
-        import importlib
-
-        return getattr(importlib.import_module(module), name)(args)
-    return run

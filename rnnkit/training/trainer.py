@@ -141,8 +141,7 @@ class Trainer:
         if dist.is_main():
             plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self.objective.unit.rstrip("s"))
         return {"step": self.step, "epoch": self.epoch, "monitor": self.monitor, "best": self.best,
-                "best_metrics": self.best_metrics, "stopped_early": self.stopped_early,
-                "best_valid_loss": self.best if self.objective.monitor == "loss" else None}
+                "best_metrics": self.best_metrics, "stopped_early": self.stopped_early}
 
     def _train_step(self, batch, elapsed: float | None = None):
         """One optimizer step; returns (loss, grad norm), or (None, None) when a non-finite loss is skipped."""
