@@ -179,9 +179,6 @@ class ClassifyTask:
     defaults = CLASSIFY_TRAIN_DEFAULTS
     model_flags = MODEL_KEYS
 
-    def adapt_defaults(self, args, defaults: TrainConfig) -> TrainConfig:
-        return defaults
-
     def prepare(self, args, saved, run, config, device) -> Prepared:
         opts = _options(args, saved["data"] if saved else None)
         files = args.data or (saved["data"]["files"] if saved else None)

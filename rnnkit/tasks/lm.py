@@ -87,9 +87,6 @@ class LMTask:
     defaults = LM_TRAIN_DEFAULTS
     model_flags = ("cell", "hidden", "layers", "embedding", "dropout")
 
-    def adapt_defaults(self, args, defaults: TrainConfig) -> TrainConfig:
-        return defaults
-
     def prepare(self, args, saved, run, config, device) -> Prepared:
         opts = _data_options(args, saved["data"] if saved else None)
         data = args.data or (saved["data"]["files"] if saved else None)

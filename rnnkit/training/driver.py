@@ -69,13 +69,11 @@ class TrainTask(Protocol):
     defaults: TrainConfig                     # its training defaults
     model_flags: tuple[str, ...]              # flags that fix the model: a resumed run may not change them
 
-    def adapt_defaults(self, args, defaults: TrainConfig) -> TrainConfig:
-        """The defaults for this data (a documented rule), before the flags apply."""
-
     def prepare(self, args, saved: dict | None, run: Path | None, config: TrainConfig,
                 device: torch.device) -> Prepared:
         """Read the data and build the model: for a new run (``saved`` None, ``run`` None) from the files and
-        flags; for a resumed one from its saved configuration and files in ``run``."""
+        flags; for a resumed one from its saved configuration and files in ``run``. Defaults that depend on
+        the data (the batch size for its size, …) are set here on ``config``, where no flag gave them."""
 
 
 def train(args, task: TrainTask) -> int:
@@ -96,8 +94,7 @@ def train(args, task: TrainTask) -> int:
                 raise RnnkitError(f"--{key.replace('_', '-')} differs from the run being resumed ({kept}); "
                                   "the model of a run cannot change")
     with saved_values(args):
-        defaults = task.defaults if saved else task.adapt_defaults(args, task.defaults)
-        config = train_config(args, defaults, saved["train"] if saved else None)
+        config = train_config(args, task.defaults, saved["train"] if saved else None)
     device = resolve_device(config.device)
     dist.init(device.type)
     if device.type == "cuda" and dist.world_size() > 1:
