@@ -98,6 +98,42 @@ class Recurrent(nn.Module):
         outputs = layer_input.transpose(0, 1) if self.batch_first else layer_input
         return outputs, tuple(torch.stack(parts) for parts in zip(*finals))
 
+    def outputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The outputs of :meth:`forward` with ``lengths`` (from the zero state), on the engine's unpadded paths.
+
+        Padding after a sequence's end cannot reach its forward direction's outputs at ``t < lengths[b]``, so
+        that direction runs over the whole padded batch unmasked; the backward direction runs, unmasked too,
+        over each sequence reversed within its own length (``x<lengths[b]> … x<1>``, then padding) and its
+        outputs are put back in order. The result equals ``forward(x, lengths=lengths)[0]`` (tested) without
+        the masked loop; the final states are not computed.
+        """
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        self._check_input(x)
+        T, B, _ = x.shape
+        lengths = self._check_lengths(lengths, T, B, x.device)
+        t = torch.arange(T, device=x.device).unsqueeze(1)
+        valid = (t < lengths.unsqueeze(0)).unsqueeze(2)                          # (T, B, 1)
+        index = (lengths.unsqueeze(0) - 1 - t).clamp(min=0).unsqueeze(2)          # t ↦ lengths[b] − 1 − t
+
+        def flip(y: torch.Tensor) -> torch.Tensor:                                # reverse within each length
+            return y.gather(0, index.expand_as(y)) * valid
+
+        D = self.num_directions
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(D):
+                cell = self.cells[layer * D + direction]
+                s0 = cell.init_state(B, device=x.device, dtype=x.dtype)
+                seq = layer_input if direction == 0 else flip(layer_input)
+                out, _ = run_direction(cell, seq, s0, None, reverse=False, engine=self.engine)
+                outputs.append(out * valid if direction == 0 else flip(out))
+            layer_input = outputs[0] if D == 1 else torch.cat(outputs, dim=2)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
+        return layer_input.transpose(0, 1) if self.batch_first else layer_input
+
     def step(self, x_t: torch.Tensor, state: tuple[torch.Tensor, ...] | None = None):
         """One time step through every layer, for generation: ``x_t`` (B, X) → (``a<t>`` of the top layer
         (B, H), the new state, each (L, B, H)). Only for unidirectional layers (the backward direction

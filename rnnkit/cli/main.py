@@ -11,7 +11,7 @@ from rnnkit.errors import RnnkitError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rnnkit.cli import classify, diagnose, lm
+    from rnnkit.cli import classify, diagnose, lm, tag
 
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="Recurrent sequence models: train, sample, score and evaluate.",
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
     lm.register(tasks)
     classify.register(tasks)
+    tag.register(tasks)
     diagnose.register(tasks)
     return parser
 
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     for name, value in vars(args).items():
-        if isinstance(value, list) and not value:  # argparse turns '--flag=--' into []
+        if isinstance(value, list) and not value and name != "files":  # argparse turns "--flag=--" into [];
+            # an empty list of positional FILEs means standard input
             parser.error(f"argument --{name.replace('_', '-')}: expected a value")
     warnings.simplefilter("default", RuntimeWarning)
     try:

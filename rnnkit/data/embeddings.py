@@ -140,3 +140,16 @@ def load_embeddings(path: str | os.PathLike, tokens: list[str], lower_fallback: 
         vectors[i] = torch.tensor(vector, dtype=torch.float32)
         found[i] = True
     return vectors, found, dim
+
+
+def fill_embedding(embedding, tokens: list[str], path: str | os.PathLike) -> int:
+    """Copy the vectors of ``path`` into the rows of ``embedding`` (an ``nn.Embedding`` over ``tokens``) that
+    the file has; returns how many it had. An error when the file's dimension is not the embedding's."""
+    vectors, found, dim = load_embeddings(path, tokens)
+    size = None if embedding is None else embedding.weight.shape[1]
+    if size != dim:
+        raise RnnkitError(f"{path}: the vectors have {dim} components but the embedding has {size}; give "
+                          f"--embedding {dim}")
+    with torch.no_grad():
+        embedding.weight[found] = vectors[found].to(embedding.weight.dtype)
+    return int(found.sum())

@@ -2,5 +2,6 @@
 
 from rnnkit.models.classifier import Classifier, ClassifierConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.tagger import Tagger, TaggerConfig
 
-__all__ = ["Classifier", "ClassifierConfig", "LanguageModel", "LanguageModelConfig"]
+__all__ = ["Classifier", "ClassifierConfig", "LanguageModel", "LanguageModelConfig", "Tagger", "TaggerConfig"]

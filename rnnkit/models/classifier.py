@@ -196,13 +196,19 @@ class Classifier(nn.Module):
         return self.embedding(ids)
 
     def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
-        """(the top layer's outputs (B, T, D·H), the final state, lengths (B,)) for ids or features ``x``."""
+        """(the top layer's outputs (B, T, D·H), the final state (None for a padded batch), lengths (B,)) for
+        ids or features ``x``."""
         B, T = x.shape[:2]
         lengths, full = self._check_lengths(lengths, B, T, x.device)
-        # A batch without padding (common under length bucketing) runs the layer without lengths: the same
-        # result, on the engine's faster unpadded paths (compiled loops, torch's kernel).
-        outputs, state = self.rnn(self.inputs(x, lengths), lengths=None if full else lengths)
-        return outputs, state, lengths
+        x = self.inputs(x, lengths)
+        # A batch without padding (common under length bucketing) runs the layer without lengths; a padded one
+        # through Recurrent.outputs (each direction unmasked, the backward one over each sequence reversed in
+        # its length). Both give what the masked loop gives, on the engine's faster unpadded paths; the pooling
+        # reads the final states from the outputs when there is no state.
+        if full:
+            outputs, state = self.rnn(x)
+            return outputs, state, lengths
+        return self.rnn.outputs(x, lengths), None, lengths
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The logits ``z = W_ya h + b_y``: (B, T) ids or (B, T, F) features → (B, K)."""

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from rnnkit.data import Vocab
+from rnnkit.data.embeddings import fill_embedding
 from rnnkit.data.examples import Batch, ExampleBatches
 from rnnkit.data.formats import ExampleSet
 from rnnkit.errors import RnnkitError
@@ -233,7 +234,7 @@ class ClassifyTask:
             model.features.fit(train_enc.sequences)       # standardisation learned on the training data
         found = None
         if kind == "text" and getattr(args, "embeddings", None) and not saved:
-            found = _load_embeddings(model, vocab, args.embeddings)
+            found = fill_embedding(model.embedding, list(vocab.tokens), args.embeddings)
         model = model.to(device)
         train_batches = example_batches(train_enc, config.batch_size, opts["multi_label"], shuffle=True,
                                         seed=config.seed, rank=dist.rank(), world_size=dist.world_size())
@@ -319,19 +320,6 @@ def _model_options(args, saved: dict | None, rule: dict, kind: str) -> dict:
     if opts["positions"] == 0:
         opts["positions"] = None
     return opts
-
-
-def _load_embeddings(model: Classifier, vocab: Vocab, path) -> int:
-    from rnnkit.data.embeddings import load_embeddings
-
-    vectors, found, dim = load_embeddings(path, list(vocab.tokens))
-    if model.embedding is None or model.embedding.weight.shape[1] != dim:
-        raise RnnkitError(f"{path}: the vectors have {dim} components but the embedding has "
-                          f"{None if model.embedding is None else model.embedding.weight.shape[1]}; "
-                          f"give --embedding {dim}")
-    with torch.no_grad():
-        model.embedding.weight[found] = vectors[found].to(model.embedding.weight.dtype)
-    return int(found.sum())
 
 
 # --- using a trained run --------------------------------------------------------------------------------

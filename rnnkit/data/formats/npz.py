@@ -153,3 +153,45 @@ def read_npz(path: Path, rules: LabelRules) -> ExampleSet:
         label = None if y is None else (names[y[i]] if names is not None else str(int(y[i])))
         examples.append(Example(x[s: s + t], label, f"{path}[{i}]"))
     return ExampleSet(examples, "features", names, int(x.shape[1]))
+
+
+def read_npz_steps(path: Path, require_labels: bool) -> tuple[list[np.ndarray], list[tuple[str, ...] | None],
+                                                               list[str] | None]:
+    """Read an ``.npz`` archive whose ``y`` has one label per step (ΣT,), as for tagging: (each sequence's
+    features (T_i, F), each sequence's step labels as names (or None without ``y``), the ``label_names``)."""
+    arrays = _load(path)
+    x = _features(arrays, path)
+    lengths = _integers(_require(arrays, "lengths", path, "the length of every sequence"), "lengths", path)
+    if len(lengths) == 0:
+        raise RnnkitError(f"{path}: key 'lengths' is empty: the archive has no sequences")
+    if lengths.min() < 1:
+        i = int(np.argmin(lengths))
+        raise RnnkitError(f"{path}: key 'lengths' has {int(lengths[i])} at sequence {i}; every sequence needs at "
+                          "least one step")
+    if int(lengths.sum()) != len(x):
+        raise RnnkitError(f"{path}: key 'lengths' sums to {int(lengths.sum())} steps but 'x' has {len(x)} rows; "
+                          "x must hold every sequence's steps, one after the other")
+    names = _label_names(arrays, path)
+    y = None
+    if "y" in arrays or require_labels:
+        raw = _require(arrays, "y", path, "the label of every step, (ΣT,)")
+        if raw.ndim == 1 and len(raw) == len(lengths) != len(x):
+            raise RnnkitError(f"{path}: key 'y' has one entry per sequence ({len(lengths)}), as for classification; "
+                              f"tagging needs one per step (ΣT = {len(x)})")
+        y = _integers(raw, "y", path)
+        if len(y) != len(x):
+            raise RnnkitError(f"{path}: key 'y' has {len(y)} entries but 'x' has {len(x)} steps; give one label per "
+                              "step")
+        high = len(names) if names is not None else None
+        bad = (y < 0) | (y >= high) if high is not None else y < 0
+        if bad.any():
+            i = int(np.argmax(bad))
+            bound = f"0 … {high - 1} (label_names has {high})" if high is not None else "0 or more"
+            raise RnnkitError(f"{path}: key 'y' has {int(y[i])} at step {i}; labels must be {bound}")
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).tolist()
+    seqs = [x[s: s + t] for s, t in zip(starts, lengths.tolist())]
+    labels: list[tuple[str, ...] | None] = []
+    for s, t in zip(starts, lengths.tolist()):
+        labels.append(None if y is None else tuple(names[v] if names is not None else str(int(v))
+                                                   for v in y[s: s + t].tolist()))
+    return seqs, labels, names
