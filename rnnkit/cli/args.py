@@ -148,3 +148,22 @@ def lazy_handler(module: str, name: str):
 
         return getattr(importlib.import_module(module), name)(args)
     return run
+
+
+def stdin_chunks(read_line, size: int = 256):
+    """Lists of what ``read_line(line, where)`` makes of standard input's lines (None skips a line): one item
+    at a time when a person types (so each answer comes at once), else ``size`` at a time."""
+    import sys
+
+    interactive = sys.stdin.isatty()
+    chunk = []
+    for n, line in enumerate(sys.stdin, 1):
+        item = read_line(line, f"<stdin>:{n}")
+        if item is None:
+            continue
+        chunk.append(item)
+        if interactive or len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from rnnkit.cli.args import stdin_chunks
 from rnnkit.data.examples import Example
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import classify as task
@@ -53,17 +53,8 @@ def predict(args) -> int:
         if loaded.encoder.vocab is None:
             raise RnnkitError("this model reads feature vectors: give an npz or ts FILE (standard input holds "
                               "only text, one example per line)")
-        interactive = sys.stdin.isatty()
-        chunk: list[Example] = []
-        for n, line in enumerate(sys.stdin, 1):
-            text = line.rstrip("\n")
-            if not text.strip():
-                continue
-            chunk.append(Example(text, None, f"<stdin>:{n}"))
-            if interactive or len(chunk) >= 256:
-                _predict(loaded, chunk, args)
-                chunk = []
-        if chunk:
+        for chunk in stdin_chunks(lambda line, where: Example(line.rstrip("\n"), None, where)
+                                  if line.strip() else None):
             _predict(loaded, chunk, args)
     return 0
 

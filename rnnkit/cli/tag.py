@@ -62,6 +62,8 @@ def register(tasks) -> None:
                        help=f"hidden size of the letters' LSTM, per direction (default: {d['char_hidden']})")
     model.add_argument("--unk-replace", type=fraction, metavar="P", help="while training, replace a word seen "
                        f"once by <UNK> with probability P (default: {d['unk_replace']})")
+    model.add_argument("--word-dropout", type=fraction, metavar="P", help="while training, replace any word by "
+                       f"<UNK> with probability P, so that letters alone must tell (default: {d['word_dropout']})")
     train.set_defaults(handler=lazy_handler("rnnkit.cli.tag_use", "train"))
 
     evaluate = verbs.add_parser("eval", help="entity precision, recall, F1 (as conlleval counts) and token "
@@ -72,6 +74,8 @@ def register(tasks) -> None:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     evaluate.add_argument("--output", metavar="FILE", help="write the tokens with their true and predicted tags "
                           "(CoNLL, the input's scheme; the layout conlleval reads)")
+    evaluate.add_argument("--confusion-png", metavar="FILE", help="draw which type each true entity was given "
+                          "(missed and spurious ones too) here (default: RUN/entities-<data file>.png)")
     _add_use_flags(evaluate)
     evaluate.set_defaults(handler=lazy_handler("rnnkit.cli.tag_use", "evaluate"))
 

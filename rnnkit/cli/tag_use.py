@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
+from pathlib import Path
 
+from rnnkit.cli.args import stdin_chunks
 from rnnkit.data.formats.tagged import Sentence, text_sentence
 from rnnkit.errors import RnnkitError
 from rnnkit.fileio import atomic_open
@@ -30,6 +31,16 @@ def evaluate(args) -> int:
     print(f"{len(enc.inputs):,} sentences of {', '.join(args.data)}; tags in {loaded.encoder.scheme.upper()}; "
           f"loss {result['loss']:.4f}")
     print(format_entity_report(report))
+    if data.kind == "text" and loaded.encoder.scheme != "none":
+        from rnnkit.metrics import plot_confusion
+        from rnnkit.metrics.tagging import entity_confusion
+
+        C, names = entity_confusion(enc.gold, predicted, loaded.encoder.scheme)
+        picture = Path(args.confusion_png) if args.confusion_png else (
+            Path(args.run) / f"entities-{Path(args.data[0]).name.replace('.', '_')}.png")
+        if len(names) > 1 and plot_confusion(C, names, picture, title=f"{Path(args.data[0]).name}: entity F1 "
+                                             f"{result['f1']:.3f} (true type down, predicted across)"):
+            print(f"entity types, true against predicted: {picture}")
     if args.output:
         if data.kind != "text":
             raise RnnkitError("--output writes tokens in CoNLL columns; this data holds feature vectors")
@@ -54,17 +65,7 @@ def predict(args) -> int:
         if loaded.encoder.vocab is None:
             raise RnnkitError("this model reads feature vectors: give an npz FILE (standard input holds only "
                               "text, one sentence per line)")
-        interactive = sys.stdin.isatty()
-        chunk: list[Sentence] = []
-        for n, line in enumerate(sys.stdin, 1):
-            sentence = text_sentence(line, f"<stdin>:{n}")
-            if sentence is None:
-                continue
-            chunk.append(sentence)
-            if interactive or len(chunk) >= 256:
-                _predict(loaded, chunk, args)
-                chunk = []
-        if chunk:
+        for chunk in stdin_chunks(text_sentence):
             _predict(loaded, chunk, args)
     return 0
 

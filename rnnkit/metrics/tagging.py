@@ -70,3 +70,29 @@ def format_entity_report(report: dict) -> str:
                      f"{r['support']:6d}  {r['predicted']:9d}")
     lines.append(f"token accuracy {report['token_accuracy']:.4f} over {report['tokens']:,} tokens")
     return "\n".join(lines)
+
+
+NONE = "(none)"
+
+
+def entity_confusion(true: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]],
+                     scheme: str = "iob2") -> tuple[list[list[int]], list[str]]:
+    """Which type each true entity was given: ``(C, names)`` with ``names`` the types and ``"(none)"``, and
+    ``C[i][j]`` the number of entities of true type i predicted, on exactly their tokens, as type j (column
+    ``(none)``: no prediction on exactly that span, i.e. missed); row ``(none)`` counts predictions with no
+    true entity on their span (spurious)."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    for t, p in zip(true, predicted):
+        gold = {(s, e): ty for ty, s, e in chunks(t, scheme)}
+        guess = {(s, e): ty for ty, s, e in chunks(p, scheme)}
+        for span, ty in gold.items():
+            pairs[ty, guess.get(span, NONE)] += 1
+        for span, ty in guess.items():
+            if span not in gold:
+                pairs[NONE, ty] += 1
+    names = sorted(({a for a, _ in pairs} | {b for _, b in pairs}) - {NONE}) + [NONE]
+    index = {n: i for i, n in enumerate(names)}
+    C = [[0] * len(names) for _ in names]
+    for (a, b), n in pairs.items():
+        C[index[a]][index[b]] += n
+    return C, names

@@ -15,7 +15,8 @@ under its per-step log-probabilities.
 The character-aware representation (Lample et al. 2016): a bidirectional LSTM reads the word's letters,
 ``r(x) = [a→<last letter>, a←<first letter>]`` (2·``char_hidden``), so unseen and rare words keep their
 spelling, casing and affixes. While training, a word seen once in the training data is replaced by ``<UNK>``
-with probability ``unk_replace``, so the ``<UNK>`` vector is learned from words like the unseen ones.
+with probability ``unk_replace``, so the ``<UNK>`` vector is learned from words like the unseen ones, and any
+word with probability ``word_dropout``, so the tagger learns to read words from their letters alone.
 
 Inputs are word ids (``vocab_size``) with optional characters, or feature vectors (``num_features``,
 standardised on the training data by a :class:`~rnnkit.models.features.FeatureTransform`).
@@ -79,6 +80,7 @@ class TaggerConfig:
     embedding_size: int = 100
     unk_id: int | None = None
     unk_replace: float = 0.0
+    word_dropout: float = 0.0
     char_vocab_size: int | None = None
     char_embedding: int = 25
     char_hidden: int = 25
@@ -112,7 +114,8 @@ class Tagger(nn.Module):
     def __init__(self, tag_names, scheme: str = "none", hidden_size: int = 100, num_layers: int = 1, cell="lstm",
                  bidirectional: bool = True, dropout: float = 0.5, decoder: str = "crf",
                  vocab_size: int | None = None, embedding_size: int = 100,
-                 unk_id: int | None = None, unk_replace: float = 0.0, char_vocab_size: int | None = None,
+                 unk_id: int | None = None, unk_replace: float = 0.0, word_dropout: float = 0.0,
+                 char_vocab_size: int | None = None,
                  char_embedding: int = 25, char_hidden: int = 25, num_features: int | None = None,
                  cell_options: dict | None = None, engine: str = "auto"):
         super().__init__()
@@ -127,13 +130,14 @@ class Tagger(nn.Module):
             raise ValueError("give exactly one of vocab_size (word ids) and num_features (feature vectors)")
         if char_vocab_size is not None and vocab_size is None:
             raise ValueError("characters (char_vocab_size) go with word ids (vocab_size)")
-        if not 0 <= float(unk_replace) < 1 or (unk_replace and unk_id is None):
-            raise ValueError(f"unk_replace must be in [0, 1) and needs unk_id, got {unk_replace} and {unk_id}")
+        for name, p in (("unk_replace", unk_replace), ("word_dropout", word_dropout)):
+            if not 0 <= float(p) < 1 or (p and unk_id is None):
+                raise ValueError(f"{name} must be in [0, 1) and needs unk_id, got {p} and unk_id {unk_id}")
         factory = cell_factory(cell) if isinstance(cell, str) else cell
         self.config = TaggerConfig(tag_names, scheme, int(hidden_size), int(num_layers),
                                    cell if isinstance(cell, str) else None, bool(bidirectional), float(dropout),
-                                   decoder, vocab_size, int(embedding_size), unk_id,
-                                   float(unk_replace), char_vocab_size, int(char_embedding), int(char_hidden),
+                                   decoder, vocab_size, int(embedding_size), unk_id, float(unk_replace),
+                                   float(word_dropout), char_vocab_size, int(char_embedding), int(char_hidden),
                                    num_features, dict(cell_options or {}))
         K = len(tag_names)
         self.embedding = self.chars = self.features = None
@@ -186,8 +190,9 @@ class Tagger(nn.Module):
         if x.dim() != 2 or x.dtype.is_floating_point:
             raise ValueError(f"this tagger reads word ids (B, T), got shape {tuple(x.shape)} and dtype {x.dtype}")
         ids = x.masked_fill(~valid_steps(lengths, x.shape[1]), 0)             # any id: never read
-        if self.training and self.config.unk_replace > 0:
-            swap = self.rare[ids] & (torch.rand(ids.shape, device=ids.device) < self.config.unk_replace)
+        if self.training and (self.config.unk_replace > 0 or self.config.word_dropout > 0):
+            u = torch.rand(ids.shape, device=ids.device)
+            swap = (self.rare[ids] & (u < self.config.unk_replace)) | (u < self.config.word_dropout)
             ids = ids.masked_fill(swap, self.config.unk_id)
         w = self.embedding(ids)                                                   # (B, T, E)
         if self.chars is not None:

@@ -36,7 +36,7 @@ from rnnkit.tasks.classify_data import (  # noqa: F401  (example_batches: used b
 )
 from rnnkit.training import distributed as dist
 from rnnkit.training.config import TrainConfig
-from rnnkit.training.driver import Prepared
+from rnnkit.training.driver import Prepared, data_files, resolve_options
 from rnnkit.training.run import read_config, weights_path
 from rnnkit.training.trainer import load_model_weights
 
@@ -182,10 +182,7 @@ class ClassifyTask:
 
     def prepare(self, args, saved, run, config, device) -> Prepared:
         opts = _options(args, saved["data"] if saved else None)
-        files = args.data or (saved["data"]["files"] if saved else None)
-        if not files:
-            raise RnnkitError("no training data: give --data FILE (csv, tsv, jsonl, sst, fasta, npz or ts)")
-        valid_files = args.valid or (saved["data"].get("valid_files") if saved else None)
+        files, valid_files = data_files(args, saved, "csv, tsv, jsonl, sst, fasta, npz or ts")
         train_set = read_set(files, opts)
         kind = train_set.kind
         if kind == "features" and args.level is not None:
@@ -286,14 +283,9 @@ class _ConfusionPicture:
 
 
 def _options(args, saved: dict | None) -> dict:
-    opts = {"format": None, "text_column": None, "label_column": None, "multi_label": False, "level": None,
-            "k": 3, "lower": False, "min_freq": 1, "max_vocab": None, "valid_fraction": 0.1, "labels_file": None}
-    opts.update({k: v for k, v in (saved or {}).items() if k in opts})
-    if saved is None:
-        for key in opts:
-            value = getattr(args, key, None)
-            if value is not None and value is not False:
-                opts[key] = value
+    opts = resolve_options({"format": None, "text_column": None, "label_column": None, "multi_label": False,
+                            "level": None, "k": 3, "lower": False, "min_freq": 1, "max_vocab": None,
+                            "valid_fraction": 0.1, "labels_file": None}, args, saved)
     if opts["level"] is None:
         opts["level"] = "word"
     if opts["level"] not in LEVELS:
@@ -304,17 +296,12 @@ def _options(args, saved: dict | None) -> dict:
 
 
 def _model_options(args, saved: dict | None, rule: dict, kind: str) -> dict:
-    opts = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "last", "dropout": 0.0,
-            "embedding": None, "one_hot": False, "input_projection": None, "center_joint": None, "deltas": False,
-            "positions": None, "input_noise": 0.0, "input_dropout": 0.0}
-    opts.update(rule)
+    defaults = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "last",
+                "dropout": 0.0, "embedding": None, "one_hot": False, "input_projection": None, "center_joint": None,
+                "deltas": False, "positions": None, "input_noise": 0.0, "input_dropout": 0.0}
+    opts = resolve_options({**defaults, **rule}, args, saved)
     if saved is not None:
-        opts.update({k: saved[k] for k in opts if k in saved})
         return opts
-    for key in opts:
-        value = getattr(args, key, None)
-        if value is not None:
-            opts[key] = value
     if kind == "text" and opts["embedding"] == 0:
         opts["one_hot"], opts["embedding"] = True, None
     if opts["positions"] == 0:

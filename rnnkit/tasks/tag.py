@@ -36,15 +36,14 @@ from rnnkit.tasks.tag_data import (
 )
 from rnnkit.training import distributed as dist
 from rnnkit.training.config import TrainConfig
-from rnnkit.training.driver import Prepared
+from rnnkit.training.driver import Prepared, data_files, resolve_options
 from rnnkit.training.run import read_config, weights_path
 from rnnkit.training.trainer import load_model_weights
 
-DATA_KEYS = ("format", "token_column", "tag_column", "scheme", "lower", "zeros", "min_freq", "valid_fraction")
 MODEL_KEYS = ("cell", "hidden", "layers", "dropout", "decoder", "embedding", "chars", "char_embedding",
-              "char_hidden", "unk_replace")
+              "char_hidden", "unk_replace", "word_dropout")
 MODEL_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 1, "dropout": 0.5, "decoder": "crf", "embedding": 100,
-                  "chars": True, "char_embedding": 25, "char_hidden": 25, "unk_replace": 0.5}
+                  "chars": True, "char_embedding": 25, "char_hidden": 25, "unk_replace": 0.5, "word_dropout": 0.0}
 TAG_TRAIN_DEFAULTS = TrainConfig(steps=100_000, epochs=30, batch_size=16, lr=2e-3, schedule="cosine", warmup=50,
                                  clip_norm=5.0, patience=6, eval_every=100, save_every=100, sample_length=0,
                                  log_every=10)
@@ -140,10 +139,7 @@ class TagTask:
 
     def prepare(self, args, saved, run, config, device) -> Prepared:
         opts = _options(args, saved["data"] if saved else None)
-        files = args.data or (saved["data"]["files"] if saved else None)
-        if not files:
-            raise RnnkitError("no training data: give --data FILE (conll, jsonl or npz)")
-        valid_files = args.valid or (saved["data"].get("valid_files") if saved else None)
+        files, valid_files = data_files(args, saved, "conll, jsonl or npz")
         train_set = read_set(files, opts)
         sentences = train_set.sentences
         where = ", ".join(map(str, files))
@@ -157,7 +153,7 @@ class TagTask:
             valid = valid_set.sentences
         else:
             sentences, valid = split_examples(sentences, opts["valid_fraction"], config.seed)
-        m = _model_options(args, saved["data"] if saved else None)
+        m = resolve_options(MODEL_DEFAULTS, args, saved["data"] if saved else None)
         words = train_set.kind == "text"
         if saved:
             tag_names = list(saved["data"]["tag_names"])
@@ -175,6 +171,7 @@ class TagTask:
                        vocab_size=len(vocab) if vocab is not None else None, embedding_size=m["embedding"],
                        unk_id=vocab.unk_id if vocab is not None else None,
                        unk_replace=m["unk_replace"] if vocab is not None else 0.0,
+                       word_dropout=m["word_dropout"] if vocab is not None else 0.0,
                        char_vocab_size=len(chars) if chars is not None else None,
                        char_embedding=m["char_embedding"], char_hidden=m["char_hidden"],
                        num_features=train_set.num_features)
@@ -221,32 +218,16 @@ class TagTask:
                         {"model": asdict(model.config), "data": data}, files=files_out, description=description)
 
 
+DATA_DEFAULTS = {"format": None, "token_column": None, "tag_column": None, "scheme": None, "lower": False,
+                 "zeros": False, "min_freq": 1, "valid_fraction": 0.1}
+
+
 def _options(args, saved: dict | None) -> dict:
-    opts = {"format": None, "token_column": None, "tag_column": None, "scheme": None, "lower": False,
-            "zeros": False, "min_freq": 1, "valid_fraction": 0.1}
-    if saved is not None:
-        opts.update({k: saved[k] for k in opts if k in saved})
-        return opts
-    for key in opts:
-        value = getattr(args, key, None)
-        if value is not None:
-            opts[key] = value
+    opts = resolve_options(DATA_DEFAULTS, args, saved)
     if opts["scheme"] is not None and opts["scheme"] not in SCHEMES:
         raise RnnkitError(f"--scheme must be one of {', '.join(SCHEMES)}, got {opts['scheme']!r}")
     if not 0 <= opts["valid_fraction"] < 1:
         raise RnnkitError(f"--valid-fraction must be in [0, 1), got {opts['valid_fraction']}")
-    return opts
-
-
-def _model_options(args, saved: dict | None) -> dict:
-    opts = dict(MODEL_DEFAULTS)
-    if saved is not None:
-        opts.update({k: saved[k] for k in opts if k in saved})
-        return opts
-    for key in opts:
-        value = getattr(args, key, None)
-        if value is not None:
-            opts[key] = value
     return opts
 
 
@@ -273,7 +254,7 @@ def load_run(run: str | Path, checkpoint: str = "best", device: str | torch.devi
         data, model = config["data"], Tagger.from_config(config["model"])
         vocab = Vocab.load(run / "vocab.json") if data["kind"] == "text" else None
         chars = Vocab.load(run / "chars.json") if data["kind"] == "text" and data.get("chars") else None
-        opts = {k: data.get(k) for k in DATA_KEYS}
+        opts = {k: data.get(k) for k in DATA_DEFAULTS}
         encoder = TagEncoder(opts, list(data["tag_names"]), vocab, chars, data.get("num_features"))
     except (KeyError, TypeError, ValueError) as e:
         raise RnnkitError(f"{run / 'config.json'}: the tagger configuration is malformed ({e})") from None

@@ -169,3 +169,22 @@ def broadcast_path(make) -> Path:
     if box[1] is not None:
         raise RnnkitError(box[1])
     return Path(box[0])
+
+
+def resolve_options(defaults: dict, args, saved: dict | None) -> dict:
+    """A task's options: ``defaults``, then a resumed run's ``saved`` values (which flags cannot change), or for
+    a new run the flags given (an attribute of ``args`` that is not None)."""
+    opts = dict(defaults)
+    if saved is not None:
+        opts.update({k: saved[k] for k in opts if k in saved})
+        return opts
+    opts.update({k: getattr(args, k) for k in opts if getattr(args, k, None) is not None})
+    return opts
+
+
+def data_files(args, saved: dict | None, formats: str) -> tuple[list, list | None]:
+    """(training files, validation files or None): the flags, else a resumed run's."""
+    files = args.data or (saved["data"]["files"] if saved else None)
+    if not files:
+        raise RnnkitError(f"no training data: give --data FILE ({formats})")
+    return files, args.valid or (saved["data"].get("valid_files") if saved else None)

@@ -84,7 +84,8 @@ def test_trains_evaluates_and_predicts(rnnkit, trained, tmp_path, monkeypatch):
     assert {"type": "PER", "start": 3, "end": 5, "text": "Ann bob"} in lines[0]["entities"]
     assert lines[0]["tags"][3:5] == ["I-PER", "I-PER"]                             # IOB1, as the input
     code, out, err = rnnkit("tag", "predict", run, valid)                          # CoNLL input
-    assert code == 0, err and len(out.splitlines()) == 32
+    assert code == 0, err
+    assert len(out.splitlines()) == 32
 
 
 def test_softmax_decoder_and_plain_tags(rnnkit, tmp_path):
@@ -98,7 +99,8 @@ def test_softmax_decoder_and_plain_tags(rnnkit, tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["data"]["scheme"] == "none" and config["model"]["tag_names"] == ["N", "V"]
     code, out, err = rnnkit("tag", "eval", run, "--data", train, "--json")
-    assert code == 0, err and json.loads(out.splitlines()[-1])["token_accuracy"] > 0.9
+    assert code == 0, err
+    assert json.loads(out.splitlines()[-1])["token_accuracy"] > 0.9
 
 
 @pytest.mark.parametrize("text,flags,message", [
@@ -147,3 +149,29 @@ def test_embeddings_file_initialises_the_word_vectors(rnnkit, tmp_path):
     code, out, err = rnnkit("tag", "train", "--data", train, "--out", tmp_path / "r2", "--embeddings", vectors,
                             "--embedding", "4", "--steps", "1")
     assert code == 2 and "give --embedding 8" in err
+
+
+def test_a_sentence_of_5000_tokens_is_tagged(rnnkit, trained, monkeypatch):
+    run, _, _ = trained
+    monkeypatch.setattr("sys.stdin", io.StringIO(" ".join(["we", "met", "mr", "Ann", "bob"] * 1000) + "\n"))
+    code, out, err = rnnkit("tag", "predict", run, "-")
+    assert code == 0, err
+    row = json.loads(out)
+    assert len(row["tags"]) == 5000 and len(row["entities"]) >= 900
+
+
+def test_feature_vectors_per_step(rnnkit, tmp_path):
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(3, 12, size=64)
+    x = rng.normal(size=(int(lengths.sum()), 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)                          # the step's label: the sign of feature 1
+    np.savez(tmp_path / "steps.npz", x=x, lengths=lengths, y=y, label_names=np.array(["low", "high"]))
+    run = tmp_path / "run"
+    code, out, err = rnnkit("tag", "train", "--data", tmp_path / "steps.npz", "--out", run, "--epochs", "10",
+                            "--decoder", "softmax", *SMALL[:2], *SMALL[8:])
+    assert code == 0, err
+    code, out, err = rnnkit("tag", "eval", run, "--data", tmp_path / "steps.npz", "--json")
+    assert code == 0, err
+    assert json.loads(out.splitlines()[-1])["token_accuracy"] > 0.9
+    code, out, err = rnnkit("tag", "predict", run, tmp_path / "steps.npz")
+    assert code == 0 and len(out.splitlines()) == 64 and set(json.loads(out.splitlines()[0])) == {"tags"}

@@ -41,3 +41,15 @@ def test_equals_seqeval_on_random_tags(scheme, prefixes):
         per_type = seqeval.classification_report(true, pred, output_dict=True, zero_division=0)
         for ty, row in r["per_type"].items():
             assert row["f1"] == pytest.approx(per_type[ty]["f1-score"], abs=1e-12)
+
+
+def test_entity_confusion_counts_types_missed_and_spurious():
+    from rnnkit.metrics.tagging import entity_confusion
+
+    true = [["B-PER", "I-PER", "O", "B-LOC", "O"]]
+    pred = [["B-LOC", "I-LOC", "O", "B-LOC", "I-LOC"]]         # PER called LOC; LOC's span wrong
+    C, names = entity_confusion(true, pred)
+    assert names == ["LOC", "PER", "(none)"]
+    assert C == [[0, 0, 1],        # the true LOC: nothing on exactly its token
+                 [1, 0, 0],        # the true PER: predicted as LOC
+                 [1, 0, 0]]        # a spurious LOC (tokens 3-4)

@@ -115,16 +115,10 @@ def _label_names(arrays: dict, path: Path) -> list[str] | None:
     return names
 
 
-def read_npz(path: Path, rules: LabelRules) -> ExampleSet:
-    """Read one ``.npz`` archive of sequences (see module doc)."""
-    if rules.multi_label:
-        raise RnnkitError(f"{path}: multi-label data cannot be read from .npz (y holds one class per sequence); "
-                          "use jsonl or csv with '|'-separated labels")
-    arrays = _load(path)
-    x = _features(arrays, path)
+def _lengths(arrays: dict, x: np.ndarray, path: Path) -> np.ndarray:
+    """``lengths``, checked: at least one sequence, each of at least one step, summing to the rows of ``x``."""
     lengths = _integers(_require(arrays, "lengths", path, "the length of every sequence"), "lengths", path)
-    n = len(lengths)
-    if n == 0:
+    if len(lengths) == 0:
         raise RnnkitError(f"{path}: key 'lengths' is empty: the archive has no sequences")
     if lengths.min() < 1:
         i = int(np.argmin(lengths))
@@ -133,6 +127,28 @@ def read_npz(path: Path, rules: LabelRules) -> ExampleSet:
     if int(lengths.sum()) != len(x):
         raise RnnkitError(f"{path}: key 'lengths' sums to {int(lengths.sum())} steps but 'x' has {len(x)} rows; "
                           "x must hold every sequence's steps, one after the other")
+    return lengths
+
+
+def _check_range(y: np.ndarray, names: list[str] | None, path: Path, at: str, what: str) -> None:
+    """Every ``y`` a valid index into ``names`` (or >= 0 without names)."""
+    high = len(names) if names is not None else None
+    bad = (y < 0) | (y >= high) if high is not None else y < 0
+    if bad.any():
+        i = int(np.argmax(bad))
+        bound = f"0 … {high - 1} (label_names has {high})" if high is not None else "0 or more"
+        raise RnnkitError(f"{path}: key 'y' has {int(y[i])} at {at} {i}; {what} must be {bound}")
+
+
+def read_npz(path: Path, rules: LabelRules) -> ExampleSet:
+    """Read one ``.npz`` archive of sequences (see module doc)."""
+    if rules.multi_label:
+        raise RnnkitError(f"{path}: multi-label data cannot be read from .npz (y holds one class per sequence); "
+                          "use jsonl or csv with '|'-separated labels")
+    arrays = _load(path)
+    x = _features(arrays, path)
+    lengths = _lengths(arrays, x, path)
+    n = len(lengths)
     names = _label_names(arrays, path)
     y = None
     if "y" in arrays or rules.require_labels:
@@ -141,12 +157,7 @@ def read_npz(path: Path, rules: LabelRules) -> ExampleSet:
             raise RnnkitError(f"{path}: key 'y' has one entry per step (ΣT = {len(x)}), as for tagging; "
                               f"classification needs one per sequence ({n})")
         y = _integers(raw, "y", path, n)
-        high = len(names) if names is not None else None
-        bad = (y < 0) | (y >= high) if high is not None else y < 0
-        if bad.any():
-            i = int(np.argmax(bad))
-            bound = f"0 … {high - 1} (label_names has {high})" if high is not None else "0 or more"
-            raise RnnkitError(f"{path}: key 'y' has {int(y[i])} at sequence {i}; classes must be {bound}")
+        _check_range(y, names, path, "sequence", "classes")
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     examples = []
     for i, (s, t) in enumerate(zip(starts.tolist(), lengths.tolist())):
@@ -161,16 +172,7 @@ def read_npz_steps(path: Path, require_labels: bool) -> tuple[list[np.ndarray], 
     features (T_i, F), each sequence's step labels as names (or None without ``y``), the ``label_names``)."""
     arrays = _load(path)
     x = _features(arrays, path)
-    lengths = _integers(_require(arrays, "lengths", path, "the length of every sequence"), "lengths", path)
-    if len(lengths) == 0:
-        raise RnnkitError(f"{path}: key 'lengths' is empty: the archive has no sequences")
-    if lengths.min() < 1:
-        i = int(np.argmin(lengths))
-        raise RnnkitError(f"{path}: key 'lengths' has {int(lengths[i])} at sequence {i}; every sequence needs at "
-                          "least one step")
-    if int(lengths.sum()) != len(x):
-        raise RnnkitError(f"{path}: key 'lengths' sums to {int(lengths.sum())} steps but 'x' has {len(x)} rows; "
-                          "x must hold every sequence's steps, one after the other")
+    lengths = _lengths(arrays, x, path)
     names = _label_names(arrays, path)
     y = None
     if "y" in arrays or require_labels:
@@ -182,12 +184,7 @@ def read_npz_steps(path: Path, require_labels: bool) -> tuple[list[np.ndarray], 
         if len(y) != len(x):
             raise RnnkitError(f"{path}: key 'y' has {len(y)} entries but 'x' has {len(x)} steps; give one label per "
                               "step")
-        high = len(names) if names is not None else None
-        bad = (y < 0) | (y >= high) if high is not None else y < 0
-        if bad.any():
-            i = int(np.argmax(bad))
-            bound = f"0 … {high - 1} (label_names has {high})" if high is not None else "0 or more"
-            raise RnnkitError(f"{path}: key 'y' has {int(y[i])} at step {i}; labels must be {bound}")
+        _check_range(y, names, path, "step", "labels")
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).tolist()
     seqs = [x[s: s + t] for s, t in zip(starts, lengths.tolist())]
     labels: list[tuple[str, ...] | None] = []
