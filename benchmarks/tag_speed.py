@@ -8,7 +8,7 @@ of 20,000 words of 1 to 24 letters (80 letters), 13 tags; the sentences are sort
 batches (as length bucketing does), visited in a shuffled order; both sides train on the same batches.
 
 - rnnkit: ``Tagger`` as ``rnnkit tag train`` builds it: word embedding (100) and the letters' bidirectional
-  LSTM (25 + 25) → bidirectional LSTM (H) → per-token scores, with lengths;
+  LSTM (50 + 50) → bidirectional LSTM (H) → per-token scores, with lengths;
 - peer: ``nn.Embedding``, an ``nn.LSTM(bidirectional=True)`` over the letters fed with
   ``pack_padded_sequence`` (final states), another over the words, packed too, ``nn.Linear``.
 
@@ -39,7 +39,7 @@ from rnnkit.models.tagger import WordChars  # noqa: E402
 from rnnkit.training.config import TrainConfig  # noqa: E402
 from rnnkit.training.optim import build_optimizer  # noqa: E402
 
-VOCAB, LETTERS, TAGS, EMBEDDING, CHAR_E, CHAR_H = 20_000, 80, 13, 100, 25, 25
+VOCAB, LETTERS, TAGS, EMBEDDING, CHAR_E, CHAR_H = 20_000, 80, 13, 100, 50, 50
 TAG_NAMES = ["O"] + [f"{p}-T{k}" for k in range(3) for p in "BIES"]
 
 

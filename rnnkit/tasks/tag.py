@@ -43,18 +43,19 @@ from rnnkit.training.trainer import load_model_weights
 MODEL_KEYS = ("cell", "hidden", "layers", "dropout", "decoder", "embedding", "chars", "char_embedding",
               "char_hidden", "unk_replace", "word_dropout")
 MODEL_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 1, "dropout": 0.5, "decoder": "crf", "embedding": 100,
-                  "chars": True, "char_embedding": 25, "char_hidden": 25, "unk_replace": 0.5, "word_dropout": 0.0}
+                  "chars": True, "char_embedding": 50, "char_hidden": 50, "unk_replace": 0.5, "word_dropout": 0.0}
 TAG_TRAIN_DEFAULTS = TrainConfig(steps=100_000, epochs=30, batch_size=16, lr=2e-3, schedule="cosine", warmup=50,
                                  clip_norm=5.0, patience=6, eval_every=100, save_every=100, sample_length=0,
                                  log_every=10)
 EVAL_EVERY_MIN, EVAL_EVERY_MAX = 20, 1000
-TOKEN_BUDGET, MIN_EPOCHS = 4_000_000, 10
+TOKEN_BUDGET, MIN_EPOCHS = 3_000_000, 10
 
 
 def default_epochs(train_tokens: int) -> int:
     """Passes over the training data: as many as make ``TOKEN_BUDGET`` tokens, between ``MIN_EPOCHS`` and
-    ``TAG_TRAIN_DEFAULTS.epochs`` (30). A CoNLL-2003-sized corpus (about 200,000 tokens) gets 20 epochs, about
-    20 minutes on 2 CPU cores; a WNUT-17-sized one (60,000) 30 (README.md, "Choosing the tagging defaults")."""
+    ``TAG_TRAIN_DEFAULTS.epochs`` (30). A CoNLL-2003-sized corpus (about 200,000 tokens) gets 15 epochs, about
+    20 minutes on 2 CPU cores at the ~2,600 tokens/s measured there; a WNUT-17-sized one (60,000) 30 (README.md,
+    "Choosing the tagging defaults")."""
     return int(min(TAG_TRAIN_DEFAULTS.epochs, max(MIN_EPOCHS, round(TOKEN_BUDGET / max(1, train_tokens)))))
 
 

@@ -130,7 +130,7 @@ def test_eval_of_a_file_with_an_invalid_tag_names_its_line(rnnkit, trained, tmp_
 def test_default_epochs_follow_the_token_budget():
     from rnnkit.tasks.tag import default_epochs
 
-    assert default_epochs(204_567) == 20 and default_epochs(56_000) == 30 and default_epochs(10**7) == 10
+    assert default_epochs(204_567) == 15 and default_epochs(56_000) == 30 and default_epochs(10**7) == 10
 
 
 def test_embeddings_file_initialises_the_word_vectors(rnnkit, tmp_path):
