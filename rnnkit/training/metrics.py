@@ -36,6 +36,16 @@ class MetricsLog:
         atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
+def loss_axis_limits(train: list[tuple], valid: list[tuple]) -> tuple[float, float] | None:
+    """The loss axis's (bottom, top) when the first steps' loss (often 10× the rest) would flatten the curve:
+    up to 1.15 × the largest loss after the first 5 % of steps; None when matplotlib's own limits do."""
+    later = [v for _, v in train[len(train) // 20:]] + [v for _, v in valid]
+    peak = max([v for _, v in train] + [v for _, v in valid], default=0.0)
+    if later and peak > 3 * max(later) > 0:
+        return min(0.0, min(later)), 1.15 * max(later)
+    return None
+
+
 def plot_losses(records: list[dict], path: str | Path, title: str = "training curve", unit: str = "token") -> bool:
     """Draw training and validation loss against steps into ``path`` (PNG); False if matplotlib is missing."""
     try:
@@ -68,6 +78,12 @@ def plot_losses(records: list[dict], path: str | Path, title: str = "training cu
         ax.plot(*zip(*train), label="training loss", color="tab:blue", alpha=0.7, linewidth=1)
     if valid:
         ax.plot(*zip(*valid), label="validation loss", color="tab:orange", marker="o", markersize=3)
+    limits = loss_axis_limits(train, valid)
+    if limits is not None:
+        ax.set_ylim(*limits)
+        peak = max(v for _, v in train + valid)
+        ax.annotate(f"first steps off the scale (up to {peak:.3g})", xy=(0.98, 0.97), xycoords="axes fraction",
+                    ha="right", va="top", fontsize=8, color="gray")
     ax.set_xlabel("step")
     ax.set_ylabel(f"loss (nats per {unit})")
     ax.set_title(title)

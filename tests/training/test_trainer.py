@@ -84,3 +84,13 @@ def test_evaluation_in_spans_equals_batch_by_batch(tmp_path, monkeypatch, steps,
             count += y.numel()
     assert count == 3 * 7 * 5
     assert abs(trainer.evaluate()["loss"] - total / count) < 1e-6
+
+
+def test_loss_plot_keeps_the_curve_readable_after_a_large_first_loss():
+    """A first loss 10× the rest must not flatten the curve: the y-axis ends near the later losses."""
+    from rnnkit.training.metrics import loss_axis_limits
+
+    train = [(1, 50.0)] + [(s, 2.0 - s / 100) for s in range(2, 100)]
+    low, high = loss_axis_limits(train, [(50, 1.8)])
+    assert low == 0.0 and 1.98 * 1.1 < high < 1.98 * 1.2
+    assert loss_axis_limits([(s, 3.0 - s / 100) for s in range(1, 100)], []) is None     # no outlier: automatic
