@@ -18,7 +18,7 @@ import torch
 from rnnkit.data import Vocab
 from rnnkit.data.examples import Batch, ExampleBatches, pad_sequences
 from rnnkit.data.formats.tagged import Sentence
-from rnnkit.data.schemes import OUTSIDE, check_tags, convert, detect_scheme
+from rnnkit.data.schemes import OUTSIDE, check_tags, chunks, convert, detect_scheme
 from rnnkit.data.vocab import UNK
 from rnnkit.errors import RnnkitError
 
@@ -170,14 +170,9 @@ def build_vocabs(sentences: list[Sentence], opts: dict, with_chars: bool) -> tup
 
 
 def tag_names_of(sentences: list[Sentence], scheme: str) -> list[str]:
-    """The model's tags: ``O`` first, then by type and position in the chunk (B, I, E, S), or sorted."""
-    internal = model_scheme(scheme)
-    seen = {t for s in sentences for t in (convert(s.tags, scheme, internal) if scheme != "none" else s.tags)}
-    order = {"B": 0, "I": 1, "E": 2, "S": 3}
-    if internal == "none":
-        return sorted(seen, key=lambda t: (t != OUTSIDE, t))
-    chunk_tags = sorted(seen - {OUTSIDE}, key=lambda t: (t[2:], order[t[0]]))
-    if internal == "bioes":          # every position of every type, so any valid sequence can be decoded
-        types = sorted({t[2:] for t in chunk_tags})
-        chunk_tags = [f"{p}-{ty}" for ty in types for p in "BIES"]
-    return [OUTSIDE] + chunk_tags
+    """The model's tags: plain tags sorted (``O`` first); for chunk tags ``O``, then every BIOES position of
+    every type seen in training (``B-``, ``I-``, ``E-``, ``S-`` of each), so any valid sequence can be decoded."""
+    if model_scheme(scheme) == "none":
+        return sorted({t for s in sentences for t in s.tags}, key=lambda t: (t != OUTSIDE, t))
+    types = sorted({ty for s in sentences for ty, _, _ in chunks(s.tags, scheme)})
+    return [OUTSIDE] + [f"{p}-{ty}" for ty in types for p in "BIES"]
