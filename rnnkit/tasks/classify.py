@@ -36,7 +36,7 @@ from rnnkit.tasks.classify_data import (  # noqa: F401  (example_batches: used b
 )
 from rnnkit.training import distributed as dist
 from rnnkit.training.config import TrainConfig
-from rnnkit.training.driver import Prepared, data_files, resolve_options
+from rnnkit.training.driver import Prepared, data_files, once_an_epoch, resolve_options
 from rnnkit.training.run import read_config, weights_path
 from rnnkit.training.trainer import load_model_weights
 
@@ -236,10 +236,7 @@ class ClassifyTask:
         train_batches = example_batches(train_enc, config.batch_size, opts["multi_label"], shuffle=True,
                                         seed=config.seed, rank=dist.rank(), world_size=dist.world_size())
         if not saved:                         # evaluate and save once an epoch, unless told otherwise
-            every = int(min(EVAL_EVERY_MAX, max(EVAL_EVERY_MIN, len(train_batches))))
-            for key in ("eval_every", "save_every"):
-                if getattr(args, key, None) is None:
-                    setattr(config, key, every)
+            once_an_epoch(config, args, len(train_batches), EVAL_EVERY_MIN, EVAL_EVERY_MAX)
             if args.epochs is None:           # small data sets get more epochs: at least MIN_STEPS steps
                 config.epochs = max(config.epochs or 1, math.ceil(MIN_STEPS / len(train_batches)))
         config.validate()

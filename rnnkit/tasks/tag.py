@@ -36,7 +36,7 @@ from rnnkit.tasks.tag_data import (
 )
 from rnnkit.training import distributed as dist
 from rnnkit.training.config import TrainConfig
-from rnnkit.training.driver import Prepared, data_files, resolve_options
+from rnnkit.training.driver import Prepared, data_files, once_an_epoch, resolve_options
 from rnnkit.training.run import read_config, weights_path
 from rnnkit.training.trainer import load_model_weights
 
@@ -189,10 +189,7 @@ class TagTask:
         train_batches = tag_batches(train_enc, encoder, config.batch_size, shuffle=True, seed=config.seed,
                                     rank=dist.rank(), world_size=dist.world_size())
         if not saved:
-            every = int(min(EVAL_EVERY_MAX, max(EVAL_EVERY_MIN, len(train_batches))))
-            for key in ("eval_every", "save_every"):
-                if getattr(args, key, None) is None:
-                    setattr(config, key, every)
+            once_an_epoch(config, args, len(train_batches), EVAL_EVERY_MIN, EVAL_EVERY_MAX)
             if args.epochs is None:
                 config.epochs = default_epochs(sum(len(x) for x in train_enc.inputs))
         config.validate()

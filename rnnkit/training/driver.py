@@ -188,3 +188,12 @@ def data_files(args, saved: dict | None, formats: str) -> tuple[list, list | Non
     if not files:
         raise RnnkitError(f"no training data: give --data FILE ({formats})")
     return files, args.valid or (saved["data"].get("valid_files") if saved else None)
+
+
+def once_an_epoch(config: TrainConfig, args, batches_per_epoch: int, low: int, high: int) -> None:
+    """Evaluate and save once an epoch (at least every ``low``, at most every ``high`` steps), where
+    ``--eval-every`` / ``--save-every`` were not given."""
+    every = int(min(high, max(low, batches_per_epoch)))
+    for key in ("eval_every", "save_every"):
+        if getattr(args, key, None) is None:
+            setattr(config, key, every)
