@@ -82,6 +82,8 @@ _HELP = {
     "lr_gamma": "step/plateau: multiply the lr by this", "lr_step_size": "step: decay every this many steps",
     "clip_norm": "clip the gradient's global norm to this (0 turns clipping off)",
     "clip_value": "clip every gradient component to [-v, v]",
+    "ema": "evaluate and keep as the best checkpoint an exponential moving average of the weights with this "
+    "decay per step (Polyak averaging, e.g. 0.98; off by default)",
     "eval_every": "evaluate (and print a sample) every N steps", "eval_batches": "evaluate on at most N batches",
     "save_every": "write the latest checkpoint every N steps", "log_every": "log metrics every N steps",
     "patience": "early stopping: stop after N evaluations without a better validation metric",
@@ -95,7 +97,7 @@ _TYPES = {"steps": positive_int, "epochs": positive_int, "batch_size": positive_
           "weight_decay": nonnegative_float, "momentum": nonnegative_float, "beta2": fraction,
           "warmup": nonnegative_int,
           "min_lr_ratio": nonnegative_float, "lr_gamma": positive_float, "lr_step_size": positive_int,
-          "clip_norm": nonnegative_float, "clip_value": positive_float, "eval_every": positive_int,
+          "clip_norm": nonnegative_float, "clip_value": positive_float, "ema": fraction, "eval_every": positive_int,
           "eval_batches": positive_int, "save_every": positive_int, "log_every": positive_int,
           "patience": positive_int, "max_bad_steps": positive_int, "time_limit": positive_float,
           "sample_length": nonnegative_int, "seed": int, "device": str, "optimizer": str, "schedule": str}

@@ -27,6 +27,7 @@ class TrainConfig:
     lr_step_size: int = 1000
     clip_norm: float | None = 5.0
     clip_value: float | None = None
+    ema: float | None = None
     eval_every: int = 200
     eval_batches: int | None = None
     save_every: int = 200
@@ -59,5 +60,7 @@ class TrainConfig:
             raise ValueError(f"--epochs must be at least 1, got {self.epochs}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"--patience must be at least 1, got {self.patience}")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ValueError(f"--ema must be in (0, 1), got {self.ema}")
         if self.eval_batches is not None and self.eval_batches < 1:
             raise ValueError(f"--eval-batches must be at least 1, got {self.eval_batches}")

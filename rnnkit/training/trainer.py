@@ -7,10 +7,17 @@ objective's monitored metric (a tie broken by the lower validation loss: small v
 common) and stops early after ``patience`` evaluations without improvement. Everything
 a step depends on (step, epoch, batch position, a carried state, the optimizer, the schedule, every RNG) is
 checkpointed, so a resumed run logs exactly what the uninterrupted run would have logged.
+
+Weight averaging (``config.ema``, Polyak averaging): after every step the trainer updates an exponential moving
+average of the weights, ``w̄ ← d·w̄ + (1 − d)·w`` with ``d = min(ema, (1 + step) / (10 + step))`` (so the first
+steps are not averaged with the initial weights for long); evaluation, the best checkpoint and early stopping
+use the averaged weights, training goes on from the raw ones. The latest checkpoint keeps both (the average
+in ``optimizer.safetensors``), so resuming is still exact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -76,6 +83,8 @@ class Trainer:
         self.best, self.best_metrics, self.bad_evals, self.bad_steps = None, None, 0, 0
         self.stopped_early = False
         self.train_time, self._fit_start = 0.0, time.perf_counter()  # seconds trained before this process
+        self.averaged = ({k: v.detach().clone() for k, v in model.state_dict().items()}
+                         if config.ema is not None else None)
         self._postfix: dict[str, str] = {}
 
     @property
@@ -169,18 +178,44 @@ class Trainer:
             return None, None
         self.bad_steps = 0
         self.optimizer.step()
+        self._average()
         self.carry = _detach(carry) if self.objective.carries_state else None
         return value, clip.norm
+
+    @torch.no_grad()
+    def _average(self) -> None:
+        if self.averaged is None:
+            return
+        decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
+        for k, v in self.model.state_dict().items():
+            if v.is_floating_point():
+                self.averaged[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
+            else:
+                self.averaged[k].copy_(v)
+
+    @contextlib.contextmanager
+    def _averaged_weights(self):
+        """The model holds the averaged weights inside the block (when averaging), its own ones after."""
+        if self.averaged is None:
+            yield
+            return
+        raw = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(self.averaged)
+        try:
+            yield
+        finally:
+            self.model.load_state_dict(raw)
 
     @torch.no_grad()
     def evaluate(self, batches=None) -> dict[str, float]:
         """The objective's validation metrics over ``batches`` (default: the validation batches)."""
         batches = self.valid_batches if batches is None else batches
-        self.model.eval()
-        try:
-            return self.objective.evaluate(self.model, batches, self.config.eval_batches)
-        finally:
-            self.model.train()
+        with self._averaged_weights():
+            self.model.eval()
+            try:
+                return self.objective.evaluate(self.model, batches, self.config.eval_batches)
+            finally:
+                self.model.train()
 
     def _evaluate_and_report(self, bar) -> None:
         record = {"step": self.step, "time": round(self.train_time + time.perf_counter() - self._fit_start, 3)}
@@ -231,6 +266,8 @@ class Trainer:
         opt_tensors, opt_rest = optimizer_to_tensors(self.optimizer)
         if carry is not None:
             opt_tensors.update({f"carry.{i}": s for i, s in enumerate(carry)})
+        if self.averaged is not None:
+            opt_tensors.update({f"averaged.{k}": v for k, v in self.averaged.items()})
         state = {"step": self.step, "epoch": self.epoch, "batch_index": self.batch_index,
                  "monitor": self.monitor, "best": self.best, "best_metrics": self.best_metrics,
                  "bad_evals": self.bad_evals, "stopped_early": self.stopped_early, "schedule": self.schedule.state(),
@@ -247,18 +284,26 @@ class Trainer:
     def save_best(self) -> None:
         if dist.is_main():
             metrics = {f"valid_{k}": v for k, v in (self.best_metrics or {}).items()}
-            write_checkpoint(self.run_dir / "best", {
-                "model.safetensors": tensors_to_bytes(self.model.state_dict()),
-                "state.json": _json({"step": self.step, "monitor": self.monitor, **metrics}),
-            })
-            if self.on_best is not None:
-                self.on_best(self.model, self.best_metrics, self.run_dir)
+            with self._averaged_weights():              # the weights that were evaluated
+                write_checkpoint(self.run_dir / "best", {
+                    "model.safetensors": tensors_to_bytes(self.model.state_dict()),
+                    "state.json": _json({"step": self.step, "monitor": self.monitor, **metrics}),
+                })
+                if self.on_best is not None:
+                    self.on_best(self.model, self.best_metrics, self.run_dir)
 
     def resume(self) -> None:
         """Load the latest checkpoint of ``run_dir`` and continue exactly where it stopped."""
         state = load_json(self.run_dir / "state.json")
         load_model_weights(self.model, self.run_dir / "model.safetensors")
         tensors = load_tensors(self.run_dir / "optimizer.safetensors")
+        averaged = {k.removeprefix("averaged."): tensors.pop(k) for k in list(tensors) if k.startswith("averaged.")}
+        if self.averaged is not None:
+            if set(averaged) != set(self.averaged):
+                raise RnnkitError(f"{self.run_dir / 'optimizer.safetensors'}: no averaged weights for --ema, or "
+                                  "not this model's; the file belongs to another run")
+            for k, v in averaged.items():
+                self.averaged[k].copy_(v)
         carry = [tensors.pop(f"carry.{i}") for i in range(len(tensors)) if f"carry.{i}" in tensors]
         expected = self.objective.carry_shapes() if self.objective.carries_state else []
         if carry and [tuple(s.shape) for s in carry] != expected:

@@ -94,3 +94,44 @@ def test_loss_plot_keeps_the_curve_readable_after_a_large_first_loss():
     low, high = loss_axis_limits(train, [(50, 1.8)])
     assert low == 0.0 and 1.98 * 1.1 < high < 1.98 * 1.2
     assert loss_axis_limits([(s, 3.0 - s / 100) for s in range(1, 100)], []) is None     # no outlier: automatic
+
+
+def test_weight_averaging_follows_its_formula_and_is_what_is_evaluated_and_kept(tmp_path):
+    """--ema: w̄ ← d·w̄ + (1 − d)·w after each step, d = min(ema, (1 + step) / (10 + step)), computed here by
+    hand from the raw weights after every step; evaluation and the best checkpoint use w̄, training w."""
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    ids = np.random.default_rng(0).integers(0, 7, size=4 * 3 * 5 + 1).astype(np.uint16)
+    batches = StreamBatches(ids, batch_size=4, seq_len=5)
+    model = LanguageModel(7, 6, cell="gru")
+    config = TrainConfig(steps=4, batch_size=4, seq_len=5, optimizer="sgd", momentum=0.0, lr=0.5, warmup=0,
+                         schedule="constant", log_every=1, eval_every=4, save_every=4, sample_length=0, ema=0.5)
+    trainer = StreamTrainer(model, batches, batches, config, tmp_path, quiet=True)
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    raw_after = []
+    step = trainer._train_step
+
+    def spy(batch, elapsed=None):
+        out = step(batch, elapsed)
+        raw_after.append({k: v.clone() for k, v in model.state_dict().items()})
+        return out
+
+    trainer._train_step = spy
+    trainer.fit()
+    for s, raw in enumerate(raw_after):
+        d = min(0.5, (1 + s) / (10 + s))
+        expected = {k: d * expected[k] + (1 - d) * raw[k] for k in expected}
+    assert any(not torch.allclose(expected[k], raw_after[-1][k]) for k in expected)   # averaging did something
+    best = load_file(tmp_path / "best" / "model.safetensors")
+    assert all(torch.allclose(best[k], expected[k], atol=1e-6) for k in expected)
+    latest = load_file(tmp_path / "model.safetensors")                                # training goes on from w
+    assert all(torch.equal(latest[k], raw_after[-1][k]) for k in expected)
+    assert all(torch.equal(v, raw_after[-1][k]) for k, v in model.state_dict().items())
+    with torch.no_grad():
+        probe = model.state_dict()
+        model.load_state_dict(expected)
+        want = trainer.objective.evaluate(model, batches)["loss"]
+        model.load_state_dict(probe)
+    logged = [r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines()) if "valid_loss" in r]
+    assert logged[-1]["valid_loss"] == pytest.approx(want, rel=1e-6)
