@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 from rnnkit import __version__
 from rnnkit.errors import RnnkitError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rnnkit.cli import classify, diagnose, lm, tag
+    from rnnkit.cli import classify, diagnose, lm, music, tag
 
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="Recurrent sequence models: train, sample, score and evaluate.",
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.register(tasks)
     classify.register(tasks)
     tag.register(tasks)
+    music.register(tasks)
     diagnose.register(tasks)
     return parser
 
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             # an empty list of positional FILEs means standard input
             parser.error(f"argument --{name.replace('_', '-')}: expected a value")
     warnings.simplefilter("default", RuntimeWarning)
+    warnings.showwarning = _show_warning
     try:
         return int(args.handler(args) or 0)
     except (RnnkitError, ValueError) as e:
@@ -44,6 +47,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+_default_show_warning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """rnnkit's own warnings as one line, ``rnnkit: warning: …``; other libraries' as Python shows them."""
+    if "rnnkit" in Path(filename).parts:
+        print(f"rnnkit: warning: {message}", file=file or sys.stderr)
+    else:
+        _default_show_warning(message, category, filename, lineno, file, line)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -34,6 +35,13 @@ from rnnkit.fileio import atomic_open
 CACHE_FORMAT = 1
 _CHUNK_CHARS = 1 << 20
 _HASH_BLOCK = 1 << 20
+
+
+def default_cache_dir(explicit: str | Path | None = None) -> Path:
+    """Where caches go: ``explicit`` (a ``--cache-dir`` flag), else ``$RNNKIT_CACHE``, else ``~/.cache/rnnkit``."""
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("RNNKIT_CACHE", Path.home() / ".cache" / "rnnkit"))
 
 
 def ids_dtype(vocab_size: int) -> np.dtype:

@@ -9,15 +9,13 @@ time). Evaluation returns nats per token and perplexity; the best checkpoint is 
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 
 from rnnkit.data import StreamBatches, Vocab, default_corpus, default_corpus_description, encode_to_memmap, split
-from rnnkit.data.cache import source_pieces
+from rnnkit.data.cache import default_cache_dir, source_pieces
 from rnnkit.data.text import as_path_list
 from rnnkit.data.tokenize import EOS, detokenize, tokenize
 from rnnkit.errors import RnnkitError
@@ -125,12 +123,6 @@ class LMTask:
                         sample=_Sampler(vocab, opts, device, config))
 
 
-def _cache_dir(args) -> Path:
-    if args.cache_dir:
-        return Path(args.cache_dir)
-    return Path(os.environ.get("RNNKIT_CACHE", Path.home() / ".cache" / "rnnkit"))
-
-
 def _data_options(args, saved: dict | None) -> dict:
     opts = dict(LM_DEFAULTS)
     opts.update({k: v for k, v in (saved or {}).items() if k in opts})
@@ -152,8 +144,8 @@ def _source(data: list[str] | None) -> tuple[str | None, list[str] | None, str]:
 
 def _encode(vocab: Vocab, args, opts: dict, text, paths):
     unknown = "unk" if vocab.unk_id is not None else "error"
-    return encode_to_memmap(vocab, _cache_dir(args), text=text, paths=paths, eos=opts["eos"], unknown=unknown,
-                            errors=args.encoding_errors)
+    return encode_to_memmap(vocab, default_cache_dir(args.cache_dir), text=text, paths=paths, eos=opts["eos"],
+                            unknown=unknown, errors=args.encoding_errors)
 
 
 def _build_vocab(opts: dict, text: str | None, paths: list[str] | None, errors: str) -> Vocab:
