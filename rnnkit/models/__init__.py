@@ -2,6 +2,8 @@
 
 from rnnkit.models.classifier import Classifier, ClassifierConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.piano_roll import PianoRollConfig, PianoRollModel
 from rnnkit.models.tagger import Tagger, TaggerConfig
 
-__all__ = ["Classifier", "ClassifierConfig", "LanguageModel", "LanguageModelConfig", "Tagger", "TaggerConfig"]
+__all__ = ["Classifier", "ClassifierConfig", "LanguageModel", "LanguageModelConfig", "PianoRollConfig",
+           "PianoRollModel", "Tagger", "TaggerConfig"]

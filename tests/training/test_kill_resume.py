@@ -86,6 +86,39 @@ def _step_of(run: Path) -> int:
         return 0
 
 
+def assert_killed_runs_resume_exactly(tmp_path: Path, task: str, data: list, train: list, steps: int, seed: int,
+                                      ignore: tuple[str, ...] = ("time",)) -> list[dict]:
+    """``rnnkit TASK train`` killed with SIGKILL mid-step (at a random instant), while staging a checkpoint and
+    while committing one, resumed after each kill, logs exactly what an uninterrupted run logs (``ignore``
+    keys aside) and ends with the same weights; every file a kill leaves parses. Returns the resumed run's log."""
+    env = _env(tmp_path)
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    popen = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    uninterrupted = subprocess.Popen(_rnnkit(task, "train", *data, "--out", reference, *train), **popen)
+    rng = random.Random(seed)
+    proc = subprocess.Popen(_rnnkit(task, "train", *data, "--out", run, *train), **popen)
+    logged = rng.randint(3, 8)
+    _kill_when(proc, lambda: (run / "metrics.jsonl").exists() and len(_records(run)) >= logged,
+               delay=rng.uniform(0.0, 0.2))                                 # mid-step
+    _check_every_file_loads(run)
+    for ready in (lambda: (run / ".staging").is_dir() and _step_of(run) >= 2,                       # staged
+                  lambda: (run / ".commit").is_dir()):                                               # committing
+        proc = subprocess.Popen(_rnnkit(task, "train", "--resume", run), **popen)
+        _kill_when(proc, ready)
+        _check_every_file_loads(run)
+    done = subprocess.run(_rnnkit(task, "train", "--resume", run), env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read().decode()
+    assert _step_of(run) == steps
+    strip = lambda r: [{k: v for k, v in x.items() if k not in ignore} for x in _records(r)]
+    got, want = strip(run), strip(reference)
+    assert [r["step"] for r in got if "loss" in r] == list(range(1, steps + 1))
+    assert got == want                                   # the same losses and validation metrics, exactly
+    a, b = load_file(reference / "model.safetensors"), load_file(run / "model.safetensors")
+    assert all(bool((a[k] == b[k]).all()) for k in a)
+    return got
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_sigkill_at_random_instants_then_resume_logs_the_uninterrupted_losses(tmp_path):
     corpus = tmp_path / "corpus.txt"
