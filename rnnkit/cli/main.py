@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             # an empty list of positional FILEs means standard input
             parser.error(f"argument --{name.replace('_', '-')}: expected a value")
     warnings.simplefilter("default", RuntimeWarning)
-    warnings.showwarning = _show_warning
+    warnings.formatwarning = _format_warning
     try:
         return int(args.handler(args) or 0)
     except (RnnkitError, ValueError) as e:
@@ -49,15 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-_default_show_warning = warnings.showwarning
+_default_format_warning = warnings.formatwarning
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _format_warning(message, category, filename, lineno, line=None) -> str:
     """rnnkit's own warnings as one line, ``rnnkit: warning: …``; other libraries' as Python shows them."""
     if "rnnkit" in Path(filename).parts:
-        print(f"rnnkit: warning: {message}", file=file or sys.stderr)
-    else:
-        _default_show_warning(message, category, filename, lineno, file, line)
+        return f"rnnkit: warning: {message}\n"
+    return _default_format_warning(message, category, filename, lineno, line)
 
 
 if __name__ == "__main__":
