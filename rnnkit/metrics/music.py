@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-LOWEST = 21
+from rnnkit.data.formats.music import LOWEST
+
 NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 
 

@@ -104,8 +104,9 @@ def read_music(paths, fmt: str | None = None, split: str = "train", resolution: 
     """The pieces of ``paths`` (files or folders): for ``json-chorales`` and ``mat`` files the ``split`` part."""
     if split not in SPLITS:
         raise RnnkitError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     pieces: list[Piece] = []
-    for path in [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]:
+    for path in paths:
         if not path.exists():
             raise RnnkitError(f"{path}: no such file or folder; check the path")
         kind = fmt or guess_music_format(path)
