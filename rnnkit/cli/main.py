@@ -12,7 +12,7 @@ from rnnkit.errors import RnnkitError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rnnkit.cli import classify, diagnose, lm, music, tag
+    from rnnkit.cli import classify, diagnose, lm, music, tag, translate
 
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="Recurrent sequence models: train, sample, score and evaluate.",
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.register(tasks)
     tag.register(tasks)
     music.register(tasks)
+    translate.register(tasks)
     diagnose.register(tasks)
     return parser
 

@@ -355,9 +355,7 @@ def _show_translations(encoder: PairEncoder, pairs: list[Pair]):
 
 
 def _options(args, saved: dict | None) -> dict:
-    opts = resolve_options({**DATA_DEFAULTS, **{k: None for k in ("level",)}}, args, saved)
-    if opts["level"] is None:
-        opts["level"] = DATA_DEFAULTS["level"]
+    opts = resolve_options(DATA_DEFAULTS, args, saved)
     if not 0 <= opts["valid_fraction"] < 1:
         raise RnnkitError(f"--valid-fraction must be in [0, 1), got {opts['valid_fraction']}")
     if not 0 <= opts["label_smoothing"] < 1 or not 0 <= opts["scheduled_sampling"] < 1:

@@ -10,11 +10,9 @@ import signal
 import numpy as np
 import pytest
 import torch.distributed as tdist
-from safetensors.torch import load_file
 
-from tests.training.test_distributed import _close, _run
-from tests.training.test_distributed import _env as _dist_env
-from tests.training.test_kill_resume import _records, assert_killed_runs_resume_exactly
+from tests.training.test_distributed import assert_two_processes_train_what_one_does
+from tests.training.test_kill_resume import assert_killed_runs_resume_exactly
 
 STEPS = 24
 TRAIN = ["--hidden", "12", "--embedding", "6", "--batch-size", "8", "--steps", str(STEPS), "--save-every", "2",
@@ -45,14 +43,5 @@ def test_classification_killed_at_random_instants_resumes_exactly(tmp_path):
 def test_two_processes_equal_one(tmp_path):
     train, valid = _data(tmp_path)
     args = ["classify", "train", "--data", train, "--valid", valid, *TRAIN, "--dropout", "0", "--steps", "12"]
-    single, multi = tmp_path / "single", tmp_path / "multi"
-    done = _run([*args, "--out", single], _dist_env(tmp_path / "c1"))
-    assert done.returncode == 0, done.stderr
-    done = _run([*args, "--out", multi], _dist_env(tmp_path / "c2"), 2)
-    assert done.returncode == 0, done.stderr
-    pick = lambda run, key: [(r["step"], r[key]) for r in _records(run) if key in r]
-    assert pick(multi, "loss") and _close(pick(multi, "loss"), pick(single, "loss"))
-    assert pick(multi, "valid_accuracy") == pick(single, "valid_accuracy")
-    a, b = load_file(single / "model.safetensors"), load_file(multi / "model.safetensors")
-    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-5
+    single, multi = assert_two_processes_train_what_one_does(tmp_path, args, "valid_accuracy")
     assert json.loads((multi / "state.json").read_text())["world_size"] == 2

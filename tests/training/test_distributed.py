@@ -50,6 +50,23 @@ def _close(a: list, b: list, tol: float = 1e-5) -> bool:
     return [s for s, _ in a] == [s for s, _ in b] and all(abs(x - y) <= tol for (_, x), (_, y) in zip(a, b))
 
 
+def assert_two_processes_train_what_one_does(tmp_path: Path, argv: list, valid_key: str) -> tuple[Path, Path]:
+    """``rnnkit TASK train ARGV…`` in one process and under torchrun in two log the same losses and ``valid_key``
+    and end with the same weights (to float round-off); returns the two run directories."""
+    from safetensors.torch import load_file
+
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    done = _run([*argv, "--out", single], _env(tmp_path / "c1"))
+    assert done.returncode == 0, done.stderr
+    done = _run([*argv, "--out", multi], _env(tmp_path / "c2"), 2)
+    assert done.returncode == 0, done.stderr
+    assert _metrics(multi, "loss") and _close(_metrics(multi, "loss"), _metrics(single, "loss"))
+    assert _metrics(multi, valid_key) and _close(_metrics(multi, valid_key), _metrics(single, valid_key))
+    a, b = load_file(single / "model.safetensors"), load_file(multi / "model.safetensors")
+    assert max(float((a[k].double() - b[k].double()).abs().max()) for k in a) <= 1e-5
+    return single, multi
+
+
 def test_two_processes_equal_one_with_the_same_global_batch_and_resume(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(CORPUS, encoding="utf-8")

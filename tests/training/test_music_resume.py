@@ -9,12 +9,10 @@ import signal
 
 import pytest
 import torch.distributed as tdist
-from safetensors.torch import load_file
 
 from tests.cli.test_music_cli import _pieces
-from tests.training.test_distributed import _close, _run
-from tests.training.test_distributed import _env as _dist_env
-from tests.training.test_kill_resume import _records, assert_killed_runs_resume_exactly
+from tests.training.test_distributed import assert_two_processes_train_what_one_does
+from tests.training.test_kill_resume import assert_killed_runs_resume_exactly
 
 STEPS = 24
 TRAIN = ["--hidden", "12", "--batch-size", "4", "--steps", str(STEPS), "--save-every", "2", "--eval-every", "6",
@@ -39,13 +37,4 @@ def test_music_killed_at_random_instants_resumes_exactly(tmp_path):
 def test_two_processes_equal_one(tmp_path):
     args = ["music", "train", "--data", _data(tmp_path), *TRAIN, "--dropout", "0", "--input-dropout", "0",
             "--transpose", "0", "--steps", "8"]
-    single, multi = tmp_path / "single", tmp_path / "multi"
-    done = _run([*args, "--out", single], _dist_env(tmp_path / "c1"))
-    assert done.returncode == 0, done.stderr
-    done = _run([*args, "--out", multi], _dist_env(tmp_path / "c2"), 2)
-    assert done.returncode == 0, done.stderr
-    pick = lambda run, key: [(r["step"], r[key]) for r in _records(run) if key in r]
-    assert pick(multi, "loss") and _close(pick(multi, "loss"), pick(single, "loss"))
-    assert _close(pick(multi, "valid_nll_per_frame"), pick(single, "valid_nll_per_frame"))
-    a, b = load_file(single / "model.safetensors"), load_file(multi / "model.safetensors")
-    assert max(float((a[k].double() - b[k].double()).abs().max()) for k in a) <= 1e-5
+    assert_two_processes_train_what_one_does(tmp_path, args, "valid_nll_per_frame")

@@ -8,12 +8,10 @@ import signal
 
 import pytest
 import torch.distributed as tdist
-from safetensors.torch import load_file
 
 from tests.cli.test_tag_cli import _conll, _sentences
-from tests.training.test_distributed import _close, _run
-from tests.training.test_distributed import _env as _dist_env
-from tests.training.test_kill_resume import _records, assert_killed_runs_resume_exactly
+from tests.training.test_distributed import assert_two_processes_train_what_one_does
+from tests.training.test_kill_resume import assert_killed_runs_resume_exactly
 
 STEPS = 24
 TRAIN = ["--hidden", "12", "--embedding", "6", "--char-embedding", "4", "--char-hidden", "3", "--batch-size", "8",
@@ -36,13 +34,4 @@ def test_two_processes_equal_one(tmp_path):
     valid = _conll(tmp_path / "valid.conll", _sentences(16, 1))
     args = ["tag", "train", "--data", train, "--valid", valid, *TRAIN, "--dropout", "0", "--unk-replace", "0",
             "--steps", "8"]
-    single, multi = tmp_path / "single", tmp_path / "multi"
-    done = _run([*args, "--out", single], _dist_env(tmp_path / "c1"))
-    assert done.returncode == 0, done.stderr
-    done = _run([*args, "--out", multi], _dist_env(tmp_path / "c2"), 2)
-    assert done.returncode == 0, done.stderr
-    pick = lambda run, key: [(r["step"], r[key]) for r in _records(run) if key in r]
-    assert pick(multi, "loss") and _close(pick(multi, "loss"), pick(single, "loss"))
-    assert _close(pick(multi, "valid_f1"), pick(single, "valid_f1"))
-    a, b = load_file(single / "model.safetensors"), load_file(multi / "model.safetensors")
-    assert max(float((a[k].double() - b[k].double()).abs().max()) for k in a) <= 1e-5
+    assert_two_processes_train_what_one_does(tmp_path, args, "valid_f1")

@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -74,6 +76,25 @@ def read_file_text(path: Path, errors: str) -> str:
     """The decoded text of one file (UTF-8, newlines normalised), with rnnkit's errors for a missing file, an
     empty file, binary data or bytes that are not UTF-8."""
     return decode_text(_read_bytes(path), str(path), errors)
+
+
+def json_objects(path: Path, errors: str, example: str) -> Iterator[tuple[str, dict]]:
+    """``(where, object)`` for each non-blank line of a JSON-lines file (``where`` = ``"file:line"``); a line that
+    is not valid JSON, or not an object, is an error that shows ``example``, an object as the reader wants it."""
+    for number, line in enumerate(read_file_text(path, errors).split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError) as e:
+            reason = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+            raise RnnkitError(f"{where}: not valid JSON ({reason}); write one JSON object per line, such as "
+                              f"{example}") from None
+        if not isinstance(obj, dict):
+            raise RnnkitError(f"{where}: a JSON {type(obj).__name__}, not an object; write one object per line, "
+                              f"such as {example}")
+        yield where, obj
 
 
 def check_text(text: str, where: str) -> str:

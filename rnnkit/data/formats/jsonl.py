@@ -13,11 +13,10 @@ Example::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rnnkit.data.examples import Example
-from rnnkit.data.formats.base import LABEL_SEPARATOR, ExampleSet, LabelRules, check_text, read_file_text, text_set
+from rnnkit.data.formats.base import LABEL_SEPARATOR, ExampleSet, LabelRules, check_text, json_objects, text_set
 from rnnkit.errors import RnnkitError
 
 _SHOWN = 20  # keys listed in an error message
@@ -67,18 +66,7 @@ def read_jsonl(path: Path, text_column: str | int | None, label_column: str | in
     """Read one JSON-lines file (see module doc)."""
     text_key, label_key = _key(text_column, "text", "text"), _key(label_column, "label", "label")
     examples = []
-    for number, line in enumerate(read_file_text(path, errors).split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError) as e:
-            reason = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
-            raise RnnkitError(f"{where}: not valid JSON ({reason}); write one JSON object per line") from None
-        if not isinstance(obj, dict):
-            raise RnnkitError(f"{where}: a JSON {type(obj).__name__}, not an object; write one object per line, "
-                              f"such as {{\"{text_key}\": \"…\", \"{label_key}\": \"…\"}}")
+    for where, obj in json_objects(path, errors, f'{{"{text_key}": "…", "{label_key}": "…"}}'):
         if text_key not in obj:
             raise RnnkitError(f"{where}: no key {text_key!r} for the text; the object has {_listing(obj)}; "
                               "name the text's key (--text-column)")

@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 import unicodedata
 from collections.abc import Iterable
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.formats.base import read_file_text
+from rnnkit.data.formats.base import json_objects, read_file_text
 from rnnkit.data.formats.npz import read_npz_steps
 from rnnkit.data.text import as_path_list
 from rnnkit.errors import RnnkitError
@@ -199,18 +198,10 @@ def _read_jsonl(path: Path, token_column, tag_column, require_tags: bool, errors
 
     token_key, tag_key = key(token_column, "tokens", "token"), key(tag_column, "tags", "tag")
     sentences = []
-    for number, line in enumerate(read_file_text(path, errors).split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError):
-            raise RnnkitError(f"{where}: not valid JSON; write one object per line, such as "
-                              f'{{"{token_key}": ["New", "York"], "{tag_key}": ["B-LOC", "I-LOC"]}}') from None
-        if not isinstance(obj, dict) or not isinstance(obj.get(token_key), list):
-            raise RnnkitError(f"{where}: no list of tokens under {token_key!r}; write objects such as "
-                              f'{{"{token_key}": ["New", "York"], "{tag_key}": ["B-LOC", "I-LOC"]}}')
+    example = f'{{"{token_key}": ["New", "York"], "{tag_key}": ["B-LOC", "I-LOC"]}}'
+    for where, obj in json_objects(path, errors, example):
+        if not isinstance(obj.get(token_key), list):
+            raise RnnkitError(f"{where}: no list of tokens under {token_key!r}; write objects such as {example}")
         tokens = obj[token_key]
         if not tokens:
             raise RnnkitError(f"{where}: an empty sentence (no tokens); remove the line")
