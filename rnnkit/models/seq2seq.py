@@ -432,26 +432,33 @@ class Seq2Seq(nn.Module):
         offsets = (sentence * K).unsqueeze(1)
         alongside = torch.arange(BK, N, device=device)
         tokens, parents, alphas = [], [], []
+        eos = torch.full((N, K), self.eos_id, dtype=torch.long, device=device)
         for t in range(int(limits.max())):
             h, state, alpha = self.step(self.target_embedding(y), state, feed, memory)
             feed = h
-            logp = torch.log_softmax(self.logits(h).float(), dim=1).double()               # (N, V)
-            V = logp.shape[1]
-            ended = finished.nonzero().squeeze(1)
-            if ended.numel():                                                 # an ended hypothesis stays as is
-                logp[ended] = float("-inf")
-                logp[ended, self.eos_id] = 0.0
-            at_limit = ((~finished) & (t + 1 >= limits)).nonzero().squeeze(1)
-            if at_limit.numel():                                              # the limit: <EOS> is the only way
-                keep = logp[at_limit, self.eos_id].clone()
-                logp[at_limit] = float("-inf")
-                logp[at_limit, self.eos_id] = keep
-            candidates = (scores.view(BK, 1) + logp[:BK]).view(B, K * V)
+            # Each row's K best next tokens are the only ones that can enter its sentence's K best, so the
+            # output layer runs on live rows only and the search ranks K·K candidates per sentence, not K·V. An
+            # ended hypothesis offers itself (<EOS>, +0) once; at the length limit <EOS> is the only way on.
+            cand_lp = torch.full((N, K), float("-inf"), dtype=torch.float64, device=device)
+            cand_tok = eos.clone()
+            cand_lp[:, 0].masked_fill_(finished, 0.0)
+            live = (~finished).nonzero().squeeze(1)
+            if live.numel():
+                logp = torch.log_softmax(self.logits(h[live]).float(), dim=1)             # (n_live, V)
+                top_lp, top_tok = logp.topk(min(K, logp.shape[1]), dim=1)
+                top_lp, k = top_lp.double(), top_lp.shape[1]
+                at_limit = t + 1 >= limits[live]
+                if bool(at_limit.any()):
+                    top_lp[at_limit] = float("-inf")
+                    top_lp[at_limit, 0] = logp[at_limit, self.eos_id].double()
+                    top_tok[at_limit] = self.eos_id
+                cand_lp[live, :k] = top_lp
+                cand_tok[live, :k] = top_tok
+            candidates = (scores.view(BK, 1) + cand_lp[:BK]).view(B, K * K)
             scores, best = candidates.topk(K, dim=1)
-            step_lp, greedy_y = logp[BK:].max(dim=1)
-            greedy = greedy + step_lp
-            rows = torch.cat([(offsets + torch.div(best, V, rounding_mode="floor")).view(-1), alongside])
-            y = torch.cat([(best % V).view(-1), greedy_y])
+            greedy = greedy + cand_lp[BK:, 0]
+            rows = torch.cat([(offsets + torch.div(best, K, rounding_mode="floor")).view(-1), alongside])
+            y = torch.cat([cand_tok[:BK].view(B, K * K).gather(1, best).view(-1), cand_tok[BK:, 0]])
             state = [tuple(s[rows] for s in layer) for layer in state]
             feed = feed[rows] if feed is not None else None
             was_finished = finished[rows]

@@ -264,3 +264,17 @@ def test_a_float64_default_dtype_changes_nothing():
     torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
     for g, g_ref in zip(grads, torch.autograd.grad(y_ref.pow(2).sum(), list(layer.parameters()))):
         torch.testing.assert_close(g, g_ref, atol=1e-5, rtol=1e-4)
+
+
+@needs_compiler
+def test_the_first_use_may_come_from_inside_inference_mode():
+    """The probe that checks the compiled loops runs a backward pass; a first layer call made under
+    ``torch.inference_mode`` (as a user's decoding loop may be) still probes, uses the loops and answers."""
+    native.reset()
+    layer = rnnkit.GRU(4, 6, bidirectional=True)
+    x = torch.randn(5, 3, 4)
+    with torch.inference_mode():
+        y, _ = layer(x)
+        assert native.training_loops() is not None
+    with torch.no_grad():
+        torch.testing.assert_close(y.clone(), layer(x)[0])

@@ -121,6 +121,24 @@ def test_decoded_log_probs_are_the_models_scores(kw):
             assert h.attention is None or (h.attention.shape == (len(h.tokens) + 1, n))
 
 
+@pytest.mark.parametrize("kw", [VARIANTS[0], VARIANTS[4]], ids=["none", "general"])
+def test_a_beam_wide_enough_to_hold_every_hypothesis_finds_the_exhaustive_ranking(kw):
+    """With at most 3 tokens (<EOS> included) there are 1 + 8 + 64 targets; a beam of 73 keeps them all, so its
+    n-best list must be the ranking of every target scored one by one (the pruning to each row's best tokens
+    may not lose any)."""
+    model = _model(7, **kw)
+    src, sl, _, _ = _batch(8, n=3)
+    targets = [[]] + [[a] for a in range(1, V)] + [[a, b] for a in range(1, V) for b in range(1, V)]
+    lists = model.beam_search(src, sl, beam_size=len(targets), n_best=10, length_penalty=0.0, max_ratio=0.0,
+                              max_extra=3)
+    for i, hyps in enumerate(lists):
+        tgt, tl = _pad([t + [EOS] for t in targets])
+        scored = model.log_prob(src[i:i + 1].expand(len(targets), -1), sl[i:i + 1].expand(len(targets)), tgt, tl)
+        order = scored.argsort(descending=True)[:10].tolist()
+        assert [h.tokens for h in hyps] == [targets[j] for j in order]
+        assert torch.allclose(torch.tensor([h.log_prob for h in hyps]), scored[order].float(), atol=1e-4)
+
+
 def test_beam_search_respects_the_length_limit_and_gives_n_best_in_order():
     model = _model(2, attention="general")
     src, sl, _, _ = _batch(4)

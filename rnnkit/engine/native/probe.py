@@ -65,7 +65,9 @@ def loops_agree(as_reference, on_trial) -> bool:
     before and after, simplified GRU, RNN tanh and relu), each direction, through the fused engine with a carried
     state: outputs, final state and every gradient, once on the Python kernel (``as_reference(fn)``) and
     once on the compiled loops (``on_trial(fn)``)."""
-    with torch.random.fork_rng(devices=[]), _float32_default():   # building the cells draws from the generator
+    # Building the cells draws from the generator; the first use may come from inside ``torch.inference_mode``,
+    # where no tensor could be saved for the backward pass the probe checks.
+    with torch.random.fork_rng(devices=[]), _float32_default(), torch.inference_mode(False):
         return _loops_agree(as_reference, on_trial)
 
 
