@@ -12,7 +12,7 @@ from rnnkit.errors import RnnkitError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rnnkit.cli import classify, diagnose, lm, music, tag, translate
+    from rnnkit.cli import classify, diagnose, lm, music, speech, tag, translate
 
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="Recurrent sequence models: train, sample, score and evaluate.",
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.register(tasks)
     music.register(tasks)
     translate.register(tasks)
+    speech.register(tasks)
     diagnose.register(tasks)
     return parser
 

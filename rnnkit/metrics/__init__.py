@@ -1,4 +1,5 @@
-"""Evaluation metrics: classification reports, their text table, and the confusion-matrix picture."""
+"""Evaluation metrics: classification reports, their text table, the confusion-matrix picture, and speech
+recognition's word and character error rates (jiwer is imported only when they are computed)."""
 
 from rnnkit.metrics.classification import (
     MetricsError,
@@ -7,5 +8,7 @@ from rnnkit.metrics.classification import (
     multilabel_report,
     plot_confusion,
 )
+from rnnkit.metrics.speech import error_rates
 
-__all__ = ["MetricsError", "classification_report", "format_report", "multilabel_report", "plot_confusion"]
+__all__ = ["MetricsError", "classification_report", "error_rates", "format_report", "multilabel_report",
+           "plot_confusion"]

@@ -77,38 +77,37 @@ def _field(cells: list[str], column: str | int | None, default: int, header: lis
 
 def _check(text: str | None, where: str, role: str, required: bool) -> str | None:
     if text is None or not text.strip():
-        if role == "source" or required:
+        if required:
             raise RnnkitError(f"{where}: the {role} is empty; give every pair a {role}, or remove the line")
         return None
     return text.strip()
 
 
 def _read_delimited(path: Path, delimiter: str, source_column, target_column, require_target: bool,
-                    errors: str) -> list[Pair]:
+                    errors: str, roles: tuple[str, str]) -> list[Pair]:
+    rs, rt = roles
     rows = _rows(read_file_text(path, errors), path, delimiter)
     if not rows:
         raise RnnkitError(f"{path}: no rows in the file; give a file with at least one pair")
-    named = any(c is not None and column_number(c, r) is None
-                for c, r in ((source_column, "source"), (target_column, "target")))
+    named = any(c is not None and column_number(c, r) is None for c, r in ((source_column, rs), (target_column, rt)))
     line, first = rows[0]
     header = first if named else None
-    s = _field(first, source_column, 1, header, f"{path}:{line}", "source")
+    s = _field(first, source_column, 1, header, f"{path}:{line}", rs)
     wants_target = require_target or target_column is not None or len(first) > 1
-    t = _field(first, target_column, 2, header, f"{path}:{line}", "target") if wants_target else None
+    t = _field(first, target_column, 2, header, f"{path}:{line}", rt) if wants_target else None
     if t is not None and t == s:
-        raise RnnkitError(f"{path}:{line}: the source and the target are the same column ({s + 1}); give two "
+        raise RnnkitError(f"{path}:{line}: the {rs} and the {rt} are the same column ({s + 1}); give two "
                           "different columns")
     pairs = []
     for line, cells in rows[1:] if header is not None else rows:
         where = f"{path}:{line}"
         if s >= len(cells) or (require_target and t >= len(cells)):
-            missing = "source" if s >= len(cells) else "target"
+            missing = rs if s >= len(cells) else rt
             raise RnnkitError(f"{where}: the row has {len(cells)} field{'s' if len(cells) != 1 else ''}, so no "
-                              f"{missing} (column {(s if missing == 'source' else t) + 1}); give every row a source "
-                              "and a target (tab-separated in tsv)")
+                              f"{missing} (column {(s if missing == rs else t) + 1}); give every row a {rs} "
+                              f"and a {rt} (tab-separated in tsv)")
         target = cells[t] if t is not None and t < len(cells) else None
-        pairs.append(Pair(_check(cells[s], where, "source", True), _check(target, where, "target", require_target),
-                          where))
+        pairs.append(Pair(_check(cells[s], where, rs, True), _check(target, where, rt, require_target), where))
     return pairs
 
 
@@ -121,19 +120,21 @@ def _key(column, default: str, role: str) -> str:
     return str(column)
 
 
-def _read_jsonl(path: Path, source_column, target_column, require_target: bool, errors: str) -> list[Pair]:
-    s_key, t_key = _key(source_column, "source", "source"), _key(target_column, "target", "target")
+def _read_jsonl(path: Path, source_column, target_column, require_target: bool, errors: str,
+                roles: tuple[str, str]) -> list[Pair]:
+    rs, rt = roles
+    s_key, t_key = _key(source_column, rs, rs), _key(target_column, rt, rt)
     pairs = []
     for where, obj in json_objects(path, errors, f'{{"{s_key}": "…", "{t_key}": "…"}}'):
-        for key, role, needed in ((s_key, "source", True), (t_key, "target", require_target)):
+        for key, role, needed in ((s_key, rs, True), (t_key, rt, require_target)):
             if needed and key not in obj:
                 raise RnnkitError(f"{where}: no key {key!r} for the {role}; the object has "
                                   f"{', '.join(map(repr, obj)) or 'no keys'}; name it with --{role}-column")
             if key in obj and obj[key] is not None and not isinstance(obj[key], str):
                 raise RnnkitError(f"{where}: the {role} under {key!r} is a JSON {type(obj[key]).__name__}, not a "
                                   "string")
-        pairs.append(Pair(_check(obj.get(s_key), where, "source", True),
-                          _check(obj.get(t_key), where, "target", require_target), where))
+        pairs.append(Pair(_check(obj.get(s_key), where, rs, True), _check(obj.get(t_key), where, rt, require_target),
+                          where))
     return pairs
 
 
@@ -147,8 +148,11 @@ def _read_text(path: Path, errors: str) -> list[Pair]:
 
 def read_pairs(paths: str | os.PathLike | Iterable[str | os.PathLike], format: str | None = None, *,
                source_column: str | int | None = None, target_column: str | int | None = None,
-               require_target: bool = True, errors: str = "strict") -> list[Pair]:
-    """Read sentence pairs (see module doc) from one or more files of one format, file after file."""
+               require_target: bool = True, errors: str = "strict",
+               roles: tuple[str, str] = ("source", "target")) -> list[Pair]:
+    """Read sentence pairs (see module doc) from one or more files of one format, file after file. ``roles``
+    names the two columns in messages and flags (``("path", "transcript")`` for speech manifests, whose jsonl
+    keys are the same names)."""
     files = as_path_list(paths)
     if not files:
         raise RnnkitError("no data files given; give at least one file")
@@ -161,9 +165,9 @@ def read_pairs(paths: str | os.PathLike | Iterable[str | os.PathLike], format: s
         fmt = format or guess_pair_format(path)
         if fmt in ("tsv", "csv"):
             part = _read_delimited(path, "\t" if fmt == "tsv" else ",", source_column, target_column,
-                                   require_target, errors)
+                                   require_target, errors, roles)
         elif fmt == "jsonl":
-            part = _read_jsonl(path, source_column, target_column, require_target, errors)
+            part = _read_jsonl(path, source_column, target_column, require_target, errors, roles)
         else:
             part = _read_text(path, errors)
         if not part:
