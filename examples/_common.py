@@ -17,6 +17,17 @@ def data_file(*parts: str) -> Path:
     return path
 
 
+def sibling(name: str):
+    """The example module ``examples/NAME.py`` (a data generator shared by an example and its tests)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def rnnkit(*argv) -> None:
     """Run ``rnnkit ARGV…``; stop the example if it fails."""
     print("$ rnnkit " + " ".join(str(a) for a in argv), flush=True)

@@ -15,25 +15,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import random
 import shutil
-import sys
 from pathlib import Path
 
-from _common import rnnkit
-
-HERE = Path(__file__).resolve().parent
+from _common import rnnkit, sibling
 
 
 def _dates_data():
-    spec = importlib.util.spec_from_file_location("dates_data", HERE / "dates_data.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["dates_data"] = module
-    spec.loader.exec_module(module)
-    return module
+    return sibling("dates_data")
 
 
 def make_data(out: Path, seed: int = 0, unseen_share: float = 0.1) -> dict[str, Path]:

@@ -23,9 +23,11 @@ def _add_decoding(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("decoding")
     group.add_argument("--beam", type=positive_int, default=1, help="1: greedy (best path); more: prefix beam "
                        "search with this many prefixes (default: 1)")
-    group.add_argument("--lexicon", metavar="FILE|train", help="hold the output to a word list: a file with one "
-                           "word per line, or 'train' for the words of the training transcripts (char units; "
-                           "uses prefix beam search)")
+    group.add_argument("--lexicon", metavar="auto|train|none|FILE", help="hold the output to a word list (char "
+                       "units; prefix beam search): a file with one word per line, 'train' for the words of the "
+                       "training transcripts, 'none'; 'auto' (the default) uses the training words when they "
+                       "look like a closed vocabulary (at most 1,000 words, each heard at least 10 times: "
+                       "digits, commands)")
     group.add_argument("--batch-size", type=positive_int, default=32, help="recordings per batch (default: 32)")
 
 
@@ -94,6 +96,8 @@ def register(tasks) -> None:
                                   "from the CTC alignment.")
     transcribe.add_argument("run", metavar="RUN", help="run directory written by 'rnnkit speech train'")
     transcribe.add_argument("files", nargs="+", metavar="FILE.wav", help="recordings (any rate: resampled)")
+    transcribe.add_argument("--png", metavar="DIR", help="also draw each file's features, per-frame symbol "
+                            "probabilities and aligned words as DIR/NAME.png")
     _add_decoding(transcribe)
     add_use_flags(transcribe)
     transcribe.set_defaults(handler=lazy_handler("rnnkit.cli.speech_use", "transcribe"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -21,24 +22,31 @@ def train(args) -> int:
 
 
 def _decoding(args, loaded: task.LoadedRun) -> task.Decoding:
+    """``--beam`` and ``--lexicon``: auto (the training words when they look like a closed vocabulary: see
+    :attr:`LoadedRun.closed_vocabulary`), train, none, or a file of words."""
+    choice = args.lexicon or "auto"
     words = None
-    if args.lexicon == "train":
-        words = loaded.words
+    if choice == "auto":
+        words = sorted(loaded.words) if loaded.closed_vocabulary and loaded.units.kind == "char" else None
+    elif choice == "train":
+        words = sorted(loaded.words)
         if not words:
             raise RnnkitError(f"{args.run}: the run keeps no training words (words.txt); give --lexicon FILE")
-    elif args.lexicon:
-        path = Path(args.lexicon)
+    elif choice != "none":
+        path = Path(choice)
         if not path.is_file():
-            raise RnnkitError(f"--lexicon {args.lexicon}: no such file; give a file with one word per line, or "
-                              "'train'")
+            raise RnnkitError(f"--lexicon {choice}: no such file; give a file with one word per line, or auto, "
+                              "train or none")
         words = sorted({w for line in path.read_text(encoding="utf-8").splitlines() for w in line.split()})
         if not words:
-            raise RnnkitError(f"--lexicon {args.lexicon}: the file holds no words")
+            raise RnnkitError(f"--lexicon {choice}: the file holds no words")
     if words and loaded.units.kind == "char":
         missing = sorted({c for w in words for c in w if loaded.units.labels(c) is None})
         if missing:
             raise RnnkitError(f"--lexicon: words use characters the model has no symbol for "
                               f"({', '.join(map(repr, missing[:5]))}); remove those words")
+    if loaded.units.kind == "word":
+        words = None                                # every output already is a training word
     return task.Decoding(beam=max(args.beam, 8 if words else 1), words=words)
 
 
@@ -88,6 +96,21 @@ def transcribe(args) -> int:
                 times = alignment_times(lp, labels, frame_seconds) if labels else []
                 rows[i] = {"path": str(utterances[i].path), "text": units.text(labels),
                            "words": word_times(labels, units.symbols, times)}
+                if args.png:
+                    rows[i]["png"] = _draw(loaded, batch, j, lp, rows[i], frame_seconds, Path(args.png))
     for i in range(len(utterances)):
         print(json.dumps(rows[i], ensure_ascii=False), flush=True)
     return 0
+
+
+def _draw(loaded: task.LoadedRun, batch, j: int, log_probs, row: dict, frame_seconds: float, folder: Path):
+    from rnnkit.metrics.speech import plot_alignment
+
+    fe = loaded.features.front_end.config
+    path = folder / f"{Path(row['path']).stem}.png"
+    feats = batch.inputs[j, :int(batch.lengths[j])].cpu().numpy()
+    if not plot_alignment(feats, log_probs.numpy(), loaded.units.symbols, row["words"], frame_seconds,
+                          fe.hop_length / fe.sample_rate, path, title=f"{Path(row['path']).name}: {row['text']!r}"):
+        print("rnnkit: warning: --png needs matplotlib (pip install 'rnnkit[plot]')", file=sys.stderr)
+        return None
+    return str(path)

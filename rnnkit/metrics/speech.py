@@ -76,3 +76,47 @@ def error_rates(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
     char_edits, chars = _edits(jiwer.process_characters, jiwer.cer_default, hypotheses, references)
     return {"wer": _rate(word_edits, words), "cer": _rate(char_edits, chars), "words": words, "chars": chars,
             "word_edits": word_edits, "char_edits": char_edits}
+
+
+def plot_alignment(features, log_probs, symbols: Sequence[str], words: list[dict], frame_seconds: float,
+                   feature_seconds: float, path, title: str | None = None) -> bool:
+    """Draw what the recogniser heard and said: the features (T, F) as an image over time, and below it each
+    symbol's per-frame probability ŷ<t'> (T', C) — CTC's spikes, with the blank shaded — and the words at their
+    aligned times. Returns False when matplotlib is not installed."""
+    import numpy as np
+
+    from rnnkit.metrics.figures import pyplot, save_png
+
+    plt = pyplot()
+    if plt is None:
+        return False
+
+    feats = np.asarray(features, dtype=np.float64)
+    probs = np.exp(np.asarray(log_probs, dtype=np.float64))
+    T, Tp = feats.shape[0], probs.shape[0]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(min(16.0, max(7.0, 0.05 * T + 4)), 5.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [1.2, 1]})
+    top.imshow(feats.T, origin="lower", aspect="auto", cmap="magma",
+               extent=(0, T * feature_seconds, 0, feats.shape[1]))
+    top.set_ylabel("feature")
+    top.set_title(title or "features and CTC posteriors", fontsize=10)
+    t = (np.arange(Tp) + 0.5) * frame_seconds
+    bottom.fill_between(t, probs[:, 0], color="lightgray", label="blank", step="mid")
+    shown = [c for c in np.argsort(-probs[:, 1:].max(0))[:8] + 1 if probs[:, c].max() > 0.05]
+    for c in shown:
+        bottom.plot(t, probs[:, c], label=_symbol(symbols[c]), linewidth=1.5, drawstyle="steps-mid")
+    for w in words:
+        bottom.axvspan(w["start"], w["end"], color="tab:blue", alpha=0.08)
+        bottom.text((w["start"] + w["end"]) / 2, 1.03, w["word"], ha="center", va="bottom", fontsize=9)
+    bottom.set_ylim(0, 1.12)
+    bottom.set_xlim(0, max(T * feature_seconds, Tp * frame_seconds))
+    bottom.set_xlabel("time (s)")
+    bottom.set_ylabel("P(symbol)")
+    bottom.legend(loc="upper right", fontsize=8, ncol=min(len(shown) + 1, 5), framealpha=0.8)
+    fig.tight_layout()
+    save_png(fig, path)
+    return True
+
+
+def _symbol(s: str) -> str:
+    return "␣" if s == " " else s

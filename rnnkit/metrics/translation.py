@@ -34,15 +34,11 @@ def plot_attention(weights, source_tokens: list[str], target_tokens: list[str], 
                    title: str | None = None) -> bool:
     """Draw attention weights (T_y, T_x) as a heat map, source tokens across and target tokens down; returns
     False when matplotlib is not installed."""
-    try:
-        import matplotlib
+    from rnnkit.metrics.figures import pyplot, save_png
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return False
-    from rnnkit.fileio import atomic_open
-
     w = np.asarray(weights, dtype=np.float64)
     Ty, Tx = w.shape
     width = min(24.0, max(4.0, 0.32 * Tx + 2.0))
@@ -61,11 +57,7 @@ def plot_attention(weights, source_tokens: list[str], target_tokens: list[str], 
     if title:
         ax.set_title(title, fontsize=10, pad=12)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
     return True
 
 

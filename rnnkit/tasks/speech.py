@@ -9,6 +9,7 @@ optionally held to the training words) and loading a run for ``eval`` and ``tran
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,7 @@ MODEL_KEYS = ("cell", "hidden", "layers", "dropout", "bidirectional", "subsampli
 MODEL_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 2, "dropout": 0.2, "bidirectional": True,
                   "subsampling": "stack", "stride": 2}
 DATA_DEFAULTS = {"format": None, "path_column": "path", "transcript_column": "transcript", "units": "char",
-                 "sample_rate": None, "features": "fbank", "n_mels": 40, "n_mfcc": 13, "normalize": "utterance",
+                 "sample_rate": None, "features": "mfcc", "n_mels": 40, "n_mfcc": 13, "normalize": "utterance",
                  "valid_fraction": 0.1, "augment": True, "speed": None, "noise_snr": None, "time_masks": None,
                  "freq_masks": None}
 NORMALIZATIONS = ("utterance", "global", "none")
@@ -52,6 +53,15 @@ SPEECH_TRAIN_DEFAULTS = TrainConfig(steps=1_000_000, epochs=40, batch_size=32, l
                                     warmup=100, clip_norm=5.0, patience=10, eval_every=100, save_every=100,
                                     sample_length=0, log_every=10)
 EVAL_EVERY_MIN, EVAL_EVERY_MAX = 20, 1000
+AUDIO_BUDGET, MIN_EPOCHS = 30_000.0, 10        # seconds of audio to train on, and the fewest passes
+
+
+def default_epochs(train_seconds: float) -> int:
+    """Passes over the training audio: as many as make ``AUDIO_BUDGET`` seconds (about 5 minutes of training
+    on 2 CPU cores at the defaults), between ``MIN_EPOCHS`` and ``SPEECH_TRAIN_DEFAULTS.epochs`` (40). The
+    isolated FSDD digits (12.5 minutes of audio) get 40 epochs; the connected digit strings (133 minutes) 10."""
+    epochs = round(AUDIO_BUDGET / max(1.0, train_seconds))
+    return int(min(SPEECH_TRAIN_DEFAULTS.epochs, max(MIN_EPOCHS, epochs)))
 
 
 # --- the objective ----------------------------------------------------------------------------------
@@ -67,6 +77,7 @@ class SpeechObjective:
     """CTC loss per label, averaged over the global batch's utterances; validation by WER (and CER)."""
 
     monitor, higher_is_better, carries_state, unit = "wer", False, False, "utterances"
+    loss_unit = "label"
 
     def __init__(self, units: Units, decoding: Decoding | None = None):
         self.units, self.decoding = units, decoding or Decoding()
@@ -230,11 +241,13 @@ class SpeechTask:
             valid = encode_utterances(valid_utts, load_waves(valid_utts, rate), units)
             warn_unknown(valid, units, "validation")
             valid_batches = SpeechBatches(valid, features, 32)
+        seconds = sum(len(w) for w in train.waves) / rate
         if not saved:
             once_an_epoch(config, args, len(train_batches), EVAL_EVERY_MIN, EVAL_EVERY_MAX)
+            if args.epochs is None:
+                config.epochs = default_epochs(seconds)
         config.validate()
-        words = sorted({w for u in train_utts for w in u.transcript.split()})
-        seconds = sum(len(w) for w in train.waves) / rate
+        counts = Counter(w for u in train_utts for w in u.transcript.split())
         data = {**opts, **m, "files": [str(f) for f in files],
                 "valid_files": [str(f) for f in valid_files] if valid_files else None,
                 "front_end": fe_config.to_dict(), "normalizer": normalizer.to_dict(),
@@ -248,7 +261,8 @@ class SpeechTask:
             f"blank); {'bidirectional ' if m['bidirectional'] else ''}{m['cell']} {m['layers']}×{m['hidden']}"
             f", {m['subsampling']} ×{m['stride'] if m['subsampling'] != 'none' else 1}"
             f"{', augmented' if aug is not None else ''}")
-        files_out = {"vocab.json": units.vocab.save, "words.txt": lambda p: atomic_write(p, "\n".join(words) + "\n")}
+        word_list = "".join(f"{w}\t{counts[w]}\n" for w in sorted(counts))
+        files_out = {"vocab.json": units.vocab.save, "words.txt": lambda p: atomic_write(p, word_list)}
         return Prepared(model, train_batches, valid_batches, SpeechObjective(units),
                         {"model": model.config_dict(), "data": data}, files=files_out, description=description,
                         sample=_show_transcripts(units, valid_batches) if valid_batches is not None else None)
@@ -310,18 +324,28 @@ def load_units(run: Path) -> Units:
     return Units(Vocab.load(Path(run) / "vocab.json"))
 
 
+CLOSED_VOCABULARY = 1000, 10      # at most this many distinct training words, each heard at least this often
+
+
 @dataclass
 class LoadedRun:
     model: CTCRecognizer
     units: Units
     features: Features
     opts: dict
-    words: list[str]
+    words: dict[str, int]             # the training transcripts' words and how often each occurs
     config: dict
 
     @property
     def rate(self) -> int:
         return int(self.features.front_end.config.sample_rate)
+
+    @property
+    def closed_vocabulary(self) -> bool:
+        """Whether the training words look like the whole vocabulary of the task (digits, commands): few, and
+        each heard many times; then ``--lexicon auto`` holds the output to them."""
+        most, often = CLOSED_VOCABULARY
+        return 0 < len(self.words) <= most and min(self.words.values()) >= often
 
 
 def load_run(run: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> LoadedRun:
@@ -339,10 +363,20 @@ def load_run(run: str | Path, checkpoint: str = "best", device: str | torch.devi
         raise RnnkitError(f"{run / 'config.json'}: the speech configuration is malformed ({e})") from None
     if len(units.symbols) != model.config.num_symbols:
         raise RnnkitError(f"{run}: vocab.json and the model disagree; they come from different runs")
-    words_file = run / "words.txt"
-    words = [w for w in words_file.read_text(encoding="utf-8").split("\n") if w] if words_file.exists() else []
+    words = _read_words(run / "words.txt")
     load_model_weights(model, weights_path(run, checkpoint))
     return LoadedRun(model.to(device).eval(), units, Features(front_end, normalizer), opts, words, config)
+
+
+def _read_words(path: Path) -> dict[str, int]:
+    """``word<TAB>count`` lines (a missing file: no words)."""
+    words = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            word, _, count = line.partition("\t")
+            if word:
+                words[word] = int(count) if count.strip().isdigit() else 1
+    return words
 
 
 def read_for(loaded: LoadedRun, files, args, require_transcript: bool) -> list[Utterance]:

@@ -96,7 +96,8 @@ def load_waves(utterances: list[Utterance], rate: int, allow_silence: bool = Fal
         try:
             wave, r = read_wav(u.path)
         except RnnkitError as e:
-            raise RnnkitError(f"{u.where}: {e}") from None
+            named = u.where and u.where != str(u.path)          # a manifest line, not the file itself
+            raise RnnkitError(f"{u.where}: {e}" if named else str(e)) from None
         if r != rate:
             wave = resample(wave, r, rate)
         if not allow_silence and not bool(torch.any(wave != 0)):

@@ -60,7 +60,7 @@ def plot_losses(records: list[dict], path: str | Path, title: str = "training cu
     valid = [(r["step"], r["valid_loss"]) for r in records if "valid_loss" in r]
     # Validation metrics besides the loss (accuracy, F1 …) get a panel of their own.
     extra = [k for k in ("valid_accuracy", "valid_macro_f1", "valid_f1", "valid_frame_accuracy", "valid_bleu",
-                         "valid_chrf")
+                         "valid_chrf", "valid_wer", "valid_cer")
              if any(k in r for r in records)]
     fig, axes = plt.subplots(1, 2 if extra else 1, figsize=(12 if extra else 7, 4), dpi=100, squeeze=False)
     ax = axes[0][0]

@@ -32,6 +32,8 @@ class Objective(Protocol):
         higher_is_better: whether a larger ``monitor`` is better.
         carries_state: the state policy (see module doc).
         unit: what :meth:`count` counts, for the throughput column (``"tokens"``, ``"examples"``).
+        loss_unit: optional, what the loss is averaged over when it is not one ``unit`` (speech counts
+            utterances and averages per label); the axis of ``loss.png`` names it.
     """
 
     monitor: str

@@ -148,7 +148,7 @@ class Trainer:
                 break
         bar.close()
         if dist.is_main():
-            plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self.objective.unit.rstrip("s"))
+            plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self._loss_unit())
         return {"step": self.step, "epoch": self.epoch, "monitor": self.monitor, "best": self.best,
                 "best_metrics": self.best_metrics, "stopped_early": self.stopped_early}
 
@@ -249,7 +249,7 @@ class Trainer:
             if self.sample is not None:
                 bar.write(self.sample(self.model, self.step))
         if dist.is_main():
-            plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self.objective.unit.rstrip("s"))
+            plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self._loss_unit())
 
     def _log(self, record: dict) -> None:
         if dist.is_main():
@@ -291,6 +291,11 @@ class Trainer:
                 })
                 if self.on_best is not None:
                     self.on_best(self.model, self.best_metrics, self.run_dir)
+
+    def _loss_unit(self) -> str:
+        """What the loss is averaged over, for the curve's axis: the objective's ``loss_unit`` where it differs
+        from the ``unit`` it counts throughput in (speech: utterances per second, loss per label)."""
+        return getattr(self.objective, "loss_unit", self.objective.unit.rstrip("s"))
 
     def resume(self) -> None:
         """Load the latest checkpoint of ``run_dir`` and continue exactly where it stopped."""
