@@ -94,7 +94,7 @@ def plot_alignment(features, log_probs, symbols: Sequence[str], words: list[dict
     feats = np.asarray(features, dtype=np.float64)
     probs = np.exp(np.asarray(log_probs, dtype=np.float64))
     T, Tp = feats.shape[0], probs.shape[0]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(min(16.0, max(7.0, 0.05 * T + 4)), 5.5), sharex=True,
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(min(16.0, max(7.0, 0.05 * T + 4)), 6.0), sharex=True,
                                       gridspec_kw={"height_ratios": [1.2, 1]})
     top.imshow(feats.T, origin="lower", aspect="auto", cmap="magma",
                extent=(0, T * feature_seconds, 0, feats.shape[1]))
@@ -102,7 +102,8 @@ def plot_alignment(features, log_probs, symbols: Sequence[str], words: list[dict
     top.set_title(title or "features and CTC posteriors", fontsize=10)
     t = (np.arange(Tp) + 0.5) * frame_seconds
     bottom.fill_between(t, probs[:, 0], color="lightgray", label="blank", step="mid")
-    shown = [c for c in np.argsort(-probs[:, 1:].max(0))[:8] + 1 if probs[:, c].max() > 0.05]
+    shown = sorted((c for c in np.argsort(-probs[:, 1:].max(0))[:14] + 1 if probs[:, c].max() > 0.05),
+                   key=lambda c: symbols[c])
     for c in shown:
         bottom.plot(t, probs[:, c], label=_symbol(symbols[c]), linewidth=1.5, drawstyle="steps-mid")
     for w in words:
@@ -112,7 +113,8 @@ def plot_alignment(features, log_probs, symbols: Sequence[str], words: list[dict
     bottom.set_xlim(0, max(T * feature_seconds, Tp * frame_seconds))
     bottom.set_xlabel("time (s)")
     bottom.set_ylabel("P(symbol)")
-    bottom.legend(loc="upper right", fontsize=8, ncol=min(len(shown) + 1, 5), framealpha=0.8)
+    bottom.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), fontsize=8, ncol=min(len(shown) + 1, 15),
+                  frameon=False)
     fig.tight_layout()
     save_png(fig, path)
     return True
