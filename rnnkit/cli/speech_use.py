@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,8 @@ def evaluate(args) -> int:
                 f.write(f"{u.path}\t{u.transcript}\t{texts.get(i, '')}\n")
         print(f"transcripts: {args.output}")
     if args.json:
+        if not math.isfinite(result["loss"]):
+            result["loss"] = None                   # no transcript had a CTC path in its frames
         print(json.dumps({**result, "utterances": len(utterances), "audio_seconds": round(audio, 2),
                           "real_time_factor": seconds / max(audio, 1e-9)}))
     return 0

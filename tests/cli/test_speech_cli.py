@@ -158,6 +158,15 @@ def test_bad_input_to_a_trained_run(tmp_path, trained, rnnkit):
     assert json.loads(out.strip().splitlines()[-1])["utterances"] == 2
 
 
+def test_a_transcript_too_long_for_its_clip_is_scored_not_a_nan(tmp_path, trained, rnnkit):
+    write_wav(tmp_path / "short.wav", 0.3 * torch.randn(300), RATE)
+    (tmp_path / "m.tsv").write_text("path\ttranscript\nshort.wav\tabcabcabcabc\n")
+    code, out, err = rnnkit("speech", "eval", trained, "--data", tmp_path / "m.tsv", "--json")
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1], parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert result["loss"] is None and result["wer"] > 0
+
+
 def test_silence_transcribes_to_nothing_rather_than_failing(tmp_path, trained, rnnkit):
     write_wav(tmp_path / "quiet.wav", torch.zeros(4000), RATE)
     code, out, err = rnnkit("speech", "transcribe", trained, tmp_path / "quiet.wav")

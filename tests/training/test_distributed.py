@@ -34,11 +34,14 @@ def _env(cache: Path) -> dict:
     return env
 
 
-def _run(argv, env, procs: int = 1) -> subprocess.CompletedProcess:
+def _command(argv, procs: int = 1) -> list[str]:
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(procs)]
                 if procs > 1 else [sys.executable])
-    return subprocess.run([*launcher, "-m", "rnnkit", *map(str, argv)], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return [*launcher, "-m", "rnnkit", *map(str, argv)]
+
+
+def _run(argv, env, procs: int = 1) -> subprocess.CompletedProcess:
+    return subprocess.run(_command(argv, procs), env=env, capture_output=True, text=True, timeout=300)
 
 
 def _metrics(run: Path, key: str) -> list[tuple[int, float]]:
@@ -56,9 +59,10 @@ def assert_two_processes_train_what_one_does(tmp_path: Path, argv: list, valid_k
     from safetensors.torch import load_file
 
     single, multi = tmp_path / "single", tmp_path / "multi"
-    done = _run([*argv, "--out", single], _env(tmp_path / "c1"))
-    assert done.returncode == 0, done.stderr
+    pipes = dict(stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    one = subprocess.Popen(_command([*argv, "--out", single]), env=_env(tmp_path / "c1"), **pipes)   # side by side
     done = _run([*argv, "--out", multi], _env(tmp_path / "c2"), 2)
+    assert one.wait(timeout=300) == 0, one.stderr.read()
     assert done.returncode == 0, done.stderr
     assert _metrics(multi, "loss") and _close(_metrics(multi, "loss"), _metrics(single, "loss"))
     assert _metrics(multi, valid_key) and _close(_metrics(multi, valid_key), _metrics(single, valid_key))
