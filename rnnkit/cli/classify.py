@@ -72,6 +72,12 @@ def register(tasks) -> None:
     model.add_argument("--input-dropout", type=fraction, metavar="P", help="dropout on the inputs x<t> while "
                        "training: whole word vectors for text, single components for features (default: 0.3 "
                        "for words and for feature data sets under 1,000 examples, else 0)")
+    model.add_argument("--time-warp", type=fraction, metavar="W", help="features: while training, play each "
+                       "sequence at a random speed, its length scaled within [1 − W, 1/(1 − W)] (default: 0.1 for "
+                       "feature data sets under 1,000 examples, else 0)")
+    model.add_argument("--scale-jitter", type=float, metavar="S", help="features: while training, scale each "
+                       "sequence's values about their mean by 1 + S·N(0, 1) (default: 0.3 for feature data sets "
+                       "under 1,000 examples, else 0)")
     model.add_argument("--input-projection", type=positive_int, metavar="P",
                        help="features: a learned linear map to P components before the RNN")
     model.add_argument("--center-joint", type=positive_int, metavar="J", help="features as x, y, z per joint "

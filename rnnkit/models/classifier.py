@@ -45,6 +45,8 @@ class ClassifierConfig:
     positions: int | None = None
     input_noise: float = 0.0
     input_dropout: float = 0.0
+    time_warp: float = 0.0
+    scale_jitter: float = 0.0
 
 
 class Classifier(nn.Module):
@@ -85,7 +87,8 @@ class Classifier(nn.Module):
                  padding_id: int | None = 0, num_features: int | None = None, input_projection: int | None = None,
                  center_joint: int | None = None, deltas: bool = False, cell_options: dict | None = None,
                  engine: str = "auto", joint_dims: int = 3, attention_size: int | None = None,
-                 positions: int | None = None, input_noise: float = 0.0, input_dropout: float = 0.0):
+                 positions: int | None = None, input_noise: float = 0.0, input_dropout: float = 0.0,
+                 time_warp: float = 0.0, scale_jitter: float = 0.0):
         super().__init__()
         if int(num_classes) < 1 or (not multi_label and int(num_classes) < 2):
             raise ValueError(f"num_classes must be at least 2 (at least 1 with multi_label), got {num_classes}")
@@ -102,15 +105,20 @@ class Classifier(nn.Module):
             bool(bidirectional), pooling, float(dropout), bool(multi_label), vocab_size, embedding_size,
             bool(one_hot), padding_id, num_features, input_projection, center_joint, bool(deltas),
             dict(cell_options or {}), int(joint_dims), attention_size,
-            None if positions is None else int(positions), float(input_noise), float(input_dropout))
+            None if positions is None else int(positions), float(input_noise), float(input_dropout),
+            float(time_warp), float(scale_jitter))
         if not 0 <= float(input_dropout) < 1:
             raise ValueError(f"input_dropout must be in [0, 1), got {input_dropout}")
         if positions is not None and int(positions) < 1:
             raise ValueError(f"positions must be a positive number of steps or None, got {positions}")
         if not 0 <= float(input_noise):
             raise ValueError(f"input_noise must be >= 0, got {input_noise}")
+        if not 0 <= float(time_warp) < 1 or float(scale_jitter) < 0:
+            raise ValueError(f"time_warp must be in [0, 1) and scale_jitter >= 0, got {time_warp} and {scale_jitter}")
         self.embedding = self.features = self.projection = None
         if vocab_size is not None:
+            if time_warp or scale_jitter:
+                raise ValueError("time_warp and scale_jitter apply to num_features, not to token ids")
             if center_joint is not None or deltas or input_projection is not None:
                 raise ValueError("center_joint, deltas and input_projection apply to num_features, not to token ids")
             if int(vocab_size) < 1:
@@ -200,6 +208,9 @@ class Classifier(nn.Module):
         ids or features ``x``."""
         B, T = x.shape[:2]
         lengths, full = self._check_lengths(lengths, B, T, x.device)
+        if self.training and (self.config.time_warp > 0 or self.config.scale_jitter > 0):
+            x, lengths = augment_features(x, lengths, self.config.time_warp, self.config.scale_jitter)
+            full = bool((lengths == x.shape[1]).all())
         x = self.inputs(x, lengths)
         # A batch without padding (common under length bucketing) runs the layer without lengths; a padded one
         # through Recurrent.outputs (each direction unmasked, the backward one over each sequence reversed in
@@ -264,3 +275,36 @@ class Classifier(nn.Module):
         if low < 1 or high > T:
             raise ValueError(f"lengths must be in 1 … T = {T}, got min {low} and max {high}")
         return lengths.to(torch.long), low == T
+
+
+def augment_features(x: torch.Tensor, lengths: torch.Tensor, time_warp: float, scale_jitter: float):
+    """Random variations of raw feature sequences while training (time-series augmentation): each sequence
+    played at its own speed, its length scaled by ``s`` drawn log-uniformly in ``[1 − time_warp, 1/(1 −
+    time_warp)]`` (linear interpolation between steps), and its values scaled about their mean over the
+    sequence by ``1 + scale_jitter · N(0, 1)`` (a body of another size for skeletons, a stronger or gentler
+    movement for motion sensors). Draws come from torch's generator, as dropout's do.
+
+    x (B, T, F), lengths (B,) → (x' (B, T', F) zero past each new end, lengths' (B,))."""
+    B, T, F = x.shape
+    valid = valid_steps(lengths, T).unsqueeze(-1)                                  # (B, T, 1)
+    x = x.masked_fill(~valid, 0.0)                                                 # whatever padding holds
+    if scale_jitter > 0:
+        mean = x.sum(1, keepdim=True) / lengths.view(B, 1, 1).to(x.dtype)
+        s = 1 + scale_jitter * torch.randn(B, 1, 1, device=x.device, dtype=x.dtype)
+        x = (mean + s * (x - mean)).masked_fill(~valid, 0.0)
+    if time_warp <= 0:
+        return x, lengths
+    low = torch.log(torch.tensor(1 - time_warp))
+    speed = torch.exp(low * (2 * torch.rand(B, device=x.device) - 1))             # length × speed
+    new = (lengths.to(torch.float64) * speed.double()).round().clamp(min=1).to(torch.long)
+    T2 = int(new.max())
+    u = torch.arange(T2, device=x.device, dtype=torch.float64).expand(B, T2)      # (B, T')
+    src = u * ((lengths - 1).clamp(min=0).double() / (new - 1).clamp(min=1).double()).unsqueeze(1)
+    src = torch.minimum(src, (lengths - 1).double().unsqueeze(1))
+    i0 = src.floor().long()
+    i1 = torch.minimum(i0 + 1, (lengths - 1).unsqueeze(1))
+    w = (src - i0.double()).to(x.dtype).unsqueeze(-1)
+    pick = lambda i: torch.gather(x, 1, i.unsqueeze(-1).expand(B, T2, F))
+    out = pick(i0) * (1 - w) + pick(i1) * w
+    out = out * valid_steps(new, T2).unsqueeze(-1).to(x.dtype)
+    return out, new

@@ -45,7 +45,8 @@ LEVELS = ("char", "word", "kmer")
 DATA_KEYS = ("format", "text_column", "label_column", "multi_label", "level", "k", "lower", "min_freq",
              "max_vocab", "valid_fraction", "labels_file")
 MODEL_KEYS = ("cell", "hidden", "layers", "bidirectional", "pooling", "dropout", "embedding", "one_hot",
-              "input_projection", "center_joint", "deltas", "positions", "input_noise", "input_dropout")
+              "input_projection", "center_joint", "deltas", "positions", "input_noise", "input_dropout",
+              "time_warp", "scale_jitter")
 CLASSIFY_TRAIN_DEFAULTS = TrainConfig(steps=100_000, epochs=20, batch_size=32, lr=2e-3, schedule="cosine",
                                       warmup=50, clip_norm=5.0, patience=6, eval_every=100, save_every=100,
                                       sample_length=0, log_every=10)
@@ -62,7 +63,9 @@ def default_settings(kind: str, level: str | None, num_examples: int) -> dict:
       vector per position added to the inputs;
     - feature vectors: frame differences appended, standardised; a 2-layer bidirectional LSTM, H = 128, mean
       pooling, dropout 0.3; below ``SMALL_DATA`` examples a 1-layer one, H = 64, max pooling, 0.3 input
-      dropout, and twice the patience;
+      dropout, sequences augmented while training (``time_warp`` 0.1, ``scale_jitter`` 0.3: each played at its
+      own speed and scaled about its mean) and no early stopping (a validation split of so few examples is
+      too small to stop on: MSR Action3D's reaches accuracy 1.0 within 200 steps);
     - the batch is 32 examples, 64 for data sets of more than 20,000 examples; 20 epochs, or as many as make
       ``MIN_STEPS`` steps on small data sets, with early stopping after 6 evaluations without a better
       validation accuracy; evaluation and checkpoints come once per epoch (at least every ``EVAL_EVERY_MIN``,
@@ -71,8 +74,8 @@ def default_settings(kind: str, level: str | None, num_examples: int) -> dict:
     patience = 6
     if kind == "features" and num_examples < SMALL_DATA:
         model = {"cell": "lstm", "hidden": 64, "layers": 1, "bidirectional": True, "pooling": "max",
-                 "dropout": 0.3, "deltas": True, "input_dropout": 0.3}
-        patience = 12
+                 "dropout": 0.3, "deltas": True, "input_dropout": 0.3, "time_warp": 0.1, "scale_jitter": 0.3}
+        patience = None
     elif kind == "features":
         model = {"cell": "lstm", "hidden": 128, "layers": 2, "bidirectional": True, "pooling": "mean",
                  "dropout": 0.3, "deltas": True}
@@ -226,7 +229,8 @@ class ClassifyTask:
                            num_features=num_features, input_projection=model_opts["input_projection"],
                            center_joint=model_opts["center_joint"], deltas=model_opts["deltas"],
                            positions=model_opts["positions"], input_noise=model_opts["input_noise"],
-                           input_dropout=model_opts["input_dropout"])
+                           input_dropout=model_opts["input_dropout"], time_warp=model_opts["time_warp"],
+                           scale_jitter=model_opts["scale_jitter"])
         if model.features is not None:
             model.features.fit(train_enc.sequences)       # standardisation learned on the training data
         found = None
@@ -295,7 +299,8 @@ def _options(args, saved: dict | None) -> dict:
 def _model_options(args, saved: dict | None, rule: dict, kind: str) -> dict:
     defaults = {"cell": "lstm", "hidden": 128, "layers": 1, "bidirectional": True, "pooling": "last",
                 "dropout": 0.0, "embedding": None, "one_hot": False, "input_projection": None, "center_joint": None,
-                "deltas": False, "positions": None, "input_noise": 0.0, "input_dropout": 0.0}
+                "deltas": False, "positions": None, "input_noise": 0.0, "input_dropout": 0.0,
+                "time_warp": 0.0, "scale_jitter": 0.0}
     opts = resolve_options({**defaults, **rule}, args, saved)
     if saved is not None:
         return opts

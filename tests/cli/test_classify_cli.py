@@ -215,4 +215,5 @@ def test_defaults_follow_the_documented_rule(rnnkit, tmp_path):
                   "--quiet")[0] == 0
     config = json.loads((run / "config.json").read_text())
     assert (config["data"]["hidden"], config["data"]["layers"], config["data"]["pooling"]) == (64, 1, "max")
-    assert config["train"]["patience"] == 12 and config["model"]["deltas"] is True
+    assert config["train"]["patience"] is None and config["model"]["deltas"] is True
+    assert (config["model"]["time_warp"], config["model"]["scale_jitter"]) == (0.1, 0.3)

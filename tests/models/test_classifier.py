@@ -443,3 +443,58 @@ def test_input_dropout_drops_whole_token_vectors_while_training():
     torch.testing.assert_close(x[~dropped], 2 * plain[~dropped])  # … the others scaled by 1 / (1 − p)
     model.eval()
     torch.testing.assert_close(model.inputs(ids, torch.full((4,), 30)), plain)
+
+
+def test_time_warp_resamples_each_sequence_within_its_speed_range():
+    from rnnkit.models.classifier import augment_features
+
+    torch.manual_seed(4)
+    lengths = torch.tensor([40, 25, 9, 1])
+    ramp = torch.arange(40, dtype=DTYPE).view(1, 40, 1).repeat(4, 1, 2)
+    ramp[:, :, 1] *= -2
+    x = ramp.masked_fill(torch.arange(40).view(1, 40, 1) >= lengths.view(4, 1, 1), float("nan"))
+    for _ in range(20):
+        y, new = augment_features(x, lengths, time_warp=0.25, scale_jitter=0.0)
+        assert y.shape[1] == int(new.max()) and bool(torch.isfinite(y).all())
+        for b, (L, L2) in enumerate(zip(lengths.tolist(), new.tolist())):
+            assert round(L * 0.75) <= L2 <= round(L / 0.75) and L2 >= 1
+            # a ramp played at another speed is a ramp over the same span: start, end, evenly spaced
+            expected = torch.linspace(0, L - 1, L2, dtype=DTYPE) if L2 > 1 else torch.zeros(1, dtype=DTYPE)
+            torch.testing.assert_close(y[b, :L2, 0], expected)
+            torch.testing.assert_close(y[b, :L2, 1], -2 * expected)
+            assert bool((y[b, L2:] == 0).all())
+    assert len({tuple(augment_features(x, lengths, 0.25, 0.0)[1].tolist()) for _ in range(10)}) > 1
+
+
+def test_scale_jitter_scales_about_the_sequence_mean_and_keeps_padding_zero():
+    from rnnkit.models.classifier import augment_features
+
+    torch.manual_seed(5)
+    lengths = torch.tensor([6, 3])
+    x = torch.randn(2, 6, 4, dtype=DTYPE)
+    x[1, 3:] = float("nan")
+    y, new = augment_features(x, lengths, time_warp=0.0, scale_jitter=0.3)
+    assert new.tolist() == [6, 3] and bool((y[1, 3:] == 0).all())
+    for b, L in enumerate(lengths.tolist()):
+        mean = x[b, :L].mean(0)
+        torch.testing.assert_close(y[b, :L].mean(0), mean)                    # the mean stays
+        ratio = (y[b, :L] - mean) / (x[b, :L] - mean)                         # one factor for every value
+        torch.testing.assert_close(ratio, torch.full_like(ratio, float(ratio[0, 0])))
+        assert abs(float(ratio[0, 0]) - 1) > 1e-6
+
+
+def test_feature_augmentation_only_while_training_and_not_for_token_ids():
+    torch.manual_seed(6)
+    model = Classifier(3, hidden_size=6, num_features=4, time_warp=0.2, scale_jitter=0.2, pooling="mean")
+    model.features.fit([torch.randn(7, 4) for _ in range(5)])
+    x, lengths = torch.randn(3, 7, 4), torch.tensor([7, 5, 2])
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, lengths), model(x, lengths), rtol=0, atol=0)
+    model.train()
+    with torch.no_grad():
+        assert not torch.allclose(model(x, lengths), model(x, lengths))
+    with pytest.raises(ValueError, match="time_warp"):
+        Classifier(3, vocab_size=V, time_warp=0.2)
+    with pytest.raises(ValueError, match="time_warp"):
+        Classifier(3, num_features=4, time_warp=1.0)
