@@ -9,6 +9,7 @@ from dataclasses import fields
 from rnnkit.cells import CELLS
 from rnnkit.training.config import OPTIMIZERS, TrainConfig
 from rnnkit.training.schedule import SCHEDULES
+from rnnkit.training.tensorboard import summary_writer_class
 
 
 def _int(text: str, minimum: int) -> int:
@@ -90,6 +91,9 @@ _HELP = {
     "max_bad_steps": "stop after N non-finite steps in a row", "time_limit": "stop after this many minutes",
     "sample_length": "tokens in the sample printed at each evaluation", "seed": "random seed; the same seed gives "
     "the same run", "device": "auto, cpu, cuda or cuda:N",
+    "tensorboard": "also write TensorBoard event files (training loss, lr, gradient norm, throughput, validation "
+    "metrics, samples) to DIR; a resumed run goes on in the same DIR, '' turns it off; metrics.jsonl is written "
+    "either way (needs pip install 'rnnkit[tensorboard]')",
 }
 _CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 _TYPES = {"steps": positive_int, "epochs": positive_int, "batch_size": positive_int, "seq_len": positive_int,
@@ -100,7 +104,9 @@ _TYPES = {"steps": positive_int, "epochs": positive_int, "batch_size": positive_
           "clip_norm": nonnegative_float, "clip_value": positive_float, "ema": fraction, "eval_every": positive_int,
           "eval_batches": positive_int, "save_every": positive_int, "log_every": positive_int,
           "patience": positive_int, "max_bad_steps": positive_int, "time_limit": positive_float,
-          "sample_length": nonnegative_int, "seed": int, "device": str, "optimizer": str, "schedule": str}
+          "sample_length": nonnegative_int, "seed": int, "device": str, "optimizer": str, "schedule": str,
+          "tensorboard": str}
+_METAVARS = {"tensorboard": "DIR"}
 
 
 def add_train_flags(parser: argparse.ArgumentParser, defaults: TrainConfig, model_defaults: dict) -> None:
@@ -121,6 +127,7 @@ def add_train_flags(parser: argparse.ArgumentParser, defaults: TrainConfig, mode
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         group.add_argument(flag, type=_TYPES[f.name], choices=_CHOICES.get(f.name), default=None,
+                           metavar=_METAVARS.get(f.name),
                            help=f"{_HELP[f.name]} (default: {getattr(defaults, f.name)})")
 
 
@@ -131,8 +138,12 @@ def train_config(args, defaults: TrainConfig, saved: dict | None = None) -> Trai
     values.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None})
     if values["clip_norm"] == 0:
         values["clip_norm"] = None
+    if values["tensorboard"] == "":
+        values["tensorboard"] = None
     config = TrainConfig(**values)
     config.validate()
+    if config.tensorboard is not None:
+        summary_writer_class()  # a missing package is an error now, not after the data is read
     return config
 
 

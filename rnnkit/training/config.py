@@ -38,6 +38,7 @@ class TrainConfig:
     sample_length: int = 200
     seed: int = 1234
     device: str = "auto"
+    tensorboard: str | None = None     # also write TensorBoard event files here; changes nothing in training
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field out of range."""

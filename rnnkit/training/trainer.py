@@ -39,6 +39,7 @@ from rnnkit.training.objective import Objective, better, to_device
 from rnnkit.training.optim import build_optimizer
 from rnnkit.training.schedule import LRSchedule
 from rnnkit.training.state import capture_rng, optimizer_from_tensors, optimizer_to_tensors, restore_rng
+from rnnkit.training.tensorboard import TensorBoardLog
 
 
 def _detach(state):
@@ -58,7 +59,8 @@ class Trainer:
         objective: the task's :class:`~rnnkit.training.objective.Objective`.
         config: :class:`TrainConfig`.
         run_dir: where checkpoints, ``metrics.jsonl`` and ``loss.png`` go.
-        sample: optional ``sample(model, step) -> str``, printed at each evaluation.
+        sample: optional ``sample(model, step) -> str``, printed at each evaluation (and a text summary with
+            ``config.tensorboard``, where every logged record also goes: see :mod:`rnnkit.training.tensorboard`).
         on_best: optional ``on_best(model, metrics, run_dir)``, called on rank 0 after a new best checkpoint is
             written (a task's pictures of its best model).
     """
@@ -78,6 +80,7 @@ class Trainer:
         self.schedule = LRSchedule(config.lr, config.steps, config.schedule, config.warmup, config.min_lr_ratio,
                                    config.lr_gamma, config.lr_step_size)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        self.tensorboard: TensorBoardLog | None = None     # open during fit() on rank 0 with config.tensorboard
         self.step, self.epoch, self.batch_index = 0, 0, 0
         self.carry = None
         self.best, self.best_metrics, self.bad_evals, self.bad_steps = None, None, 0, 0
@@ -96,6 +99,16 @@ class Trainer:
 
     def fit(self) -> dict:
         """Train up to ``config.steps`` steps (or the time limit, or early stopping); return a summary."""
+        if self.config.tensorboard is not None and dist.is_main():
+            self.tensorboard = TensorBoardLog(self.config.tensorboard, step=self.step)
+        try:
+            return self._fit()
+        finally:
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+                self.tensorboard = None
+
+    def _fit(self) -> dict:
         cfg = self.config
         start_time, last_log, items_since = time.perf_counter(), time.perf_counter(), 0
         self._fit_start = start_time
@@ -148,7 +161,7 @@ class Trainer:
                 break
         bar.close()
         if dist.is_main():
-            plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self._loss_unit())
+            self._plot()
         return {"step": self.step, "epoch": self.epoch, "monitor": self.monitor, "best": self.best,
                 "best_metrics": self.best_metrics, "stopped_early": self.stopped_early}
 
@@ -236,6 +249,14 @@ class Trainer:
             self._postfix = {_SHORT.get(self.objective.monitor, self.objective.monitor): f"{value:.4f}"}
             bar.set_postfix(self._postfix)
         self._log(record)
+        if self.tensorboard is not None and self.valid_batches is not None:
+            self.tensorboard.scalar(f"valid/best_{self.objective.monitor}", self.best, self.step)
+        # The tasks' samplers draw from their own generator (or none), so a sample made for TensorBoard alone
+        # (under --quiet) changes nothing in training.
+        text = (self.sample(self.model, self.step) if self.sample is not None and dist.is_main()
+                and (not self.quiet or self.tensorboard is not None) else None)
+        if text and self.tensorboard is not None:
+            self.tensorboard.text("sample", text, self.step)
         if dist.is_main() and not self.quiet:
             if self.valid_batches is None:
                 line = "no validation data"
@@ -246,14 +267,20 @@ class Trainer:
                 if self.best is not None:
                     line += f" (best {self.best:.4f})"
             bar.write(f"step {self.step}: {line}")
-            if self.sample is not None:
-                bar.write(self.sample(self.model, self.step))
+            if text is not None:
+                bar.write(text)
         if dist.is_main():
-            plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self._loss_unit())
+            self._plot()
 
     def _log(self, record: dict) -> None:
         if dist.is_main():
             self.metrics.append(record)
+            if self.tensorboard is not None:
+                self.tensorboard.record(record)
+
+    def _plot(self) -> None:
+        plot_losses(self.metrics.read(), self.run_dir / "loss.png", unit=self._loss_unit(),
+                    clip_norm=self.config.clip_norm)
 
     # --- checkpoints ----------------------------------------------------------------------------------
 
@@ -280,6 +307,8 @@ class Trainer:
             "optimizer.safetensors": tensors_to_bytes(opt_tensors),
             "state.json": _json(state),
         })
+        if self.tensorboard is not None:
+            self.tensorboard.flush()      # the event files hold at least what the checkpoint does
 
     def save_best(self) -> None:
         if dist.is_main():
