@@ -78,19 +78,19 @@ def _load(args):
 def _read(args, model, vocab, config, with_gates: bool):
     """(ids, pieces, traces): the text as token ids and as the text of each token, and the model's trace
     (one per layer) over it."""
-    from rnnkit.cli.lm_use import _encode, _piece
+    from rnnkit.cli.lm_use import encode_text, token_piece
     from rnnkit.data.text import read_text
     from rnnkit.diagnostics.gates import trace_language_model
     from rnnkit.tasks.lm import start_token
 
     text = read_text(args.text, errors=args.encoding_errors)[:args.max_chars]
     try:
-        ids = _encode(vocab, text, config["data"].get("eos", "none"))
+        ids = encode_text(vocab, text, config["data"].get("eos", "none"))
     except RnnkitError as e:
         raise RnnkitError(f"{args.text}: {e}") from None
     if not ids:
         raise RnnkitError(f"{args.text}: no tokens to read; give a text with something in it")
-    pieces = [_piece(vocab, ids[t - 1:t], tid) for t, tid in enumerate(ids)]   # _piece reads one back
+    pieces = [token_piece(vocab, ids[t - 1:t], tid) for t, tid in enumerate(ids)]   # token_piece reads one back
     traces = trace_language_model(model, ids, [start_token(vocab)], with_gates=with_gates)
     return ids, pieces, traces
 

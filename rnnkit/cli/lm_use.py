@@ -35,7 +35,7 @@ def load_lm(run: str, checkpoint: str = "best", device: str = "cpu") -> tuple[La
     return model.to(resolve_device(device)).eval(), vocab, config
 
 
-def _encode(vocab: Vocab, text: str, eos: str) -> list[int]:
+def encode_text(vocab: Vocab, text: str, eos: str) -> list[int]:
     unknown = "unk" if vocab.unk_id is not None else "error"
     return vocab.encode(tokenize(text, vocab.level, "line" if eos != "none" else "none"), unknown=unknown)
 
@@ -44,7 +44,7 @@ def sample(args) -> int:
     model, vocab, config = load_lm(args.run, args.checkpoint, args.device)
     device = model.head.W_ya.device
     eos = config["data"].get("eos", "none")
-    prime_ids = _encode(vocab, args.prime, eos) if args.prime else []
+    prime_ids = encode_text(vocab, args.prime, eos) if args.prime else []
     context = [start_token(vocab)] + prime_ids
     temperature = 0.0 if args.greedy else args.temperature
     stop = None if args.no_stop else vocab.eos_id
@@ -65,7 +65,7 @@ def sample(args) -> int:
             tid = int(token[0])
             if tid == stop:
                 break
-            piece = _piece(vocab, previous, tid)
+            piece = token_piece(vocab, previous, tid)
             text += piece
             out.write(piece)
             previous.append(tid)
@@ -75,7 +75,7 @@ def sample(args) -> int:
     return 0
 
 
-def _piece(vocab: Vocab, previous: list[int], tid: int) -> str:
+def token_piece(vocab: Vocab, previous: list[int], tid: int) -> str:
     """The text one new token adds (word level: with the spacing detokenize would give)."""
     if vocab.level == "char":
         return detokenize([vocab.tokens[tid]], "char")
@@ -91,7 +91,7 @@ def score(args) -> int:
     eos = config["data"].get("eos", "none")
     results = []
     for text in args.text:
-        ids = _encode(vocab, text, eos)
+        ids = encode_text(vocab, text, eos)
         if vocab.eos_id is not None and (not ids or ids[-1] != vocab.eos_id):
             ids.append(vocab.eos_id)  # a sentence's probability includes its end
         if not ids:
@@ -123,7 +123,7 @@ def evaluate(args) -> int:
     device = model.head.W_ya.device
     eos = config["data"].get("eos", "none")
     text = read_text(args.data, errors=args.encoding_errors)
-    ids = torch.tensor(_encode(vocab, text, eos), device=device)
+    ids = torch.tensor(encode_text(vocab, text, eos), device=device)
     if len(ids) < 2:
         raise RnnkitError(f"{' '.join(args.data)}: fewer than 2 tokens, nothing to evaluate")
     total, state, chunk = 0.0, None, 512

@@ -89,7 +89,7 @@ def run_layers(run: str | Path, data: list[str] | None, length: int, batch: int,
 
 @torch.no_grad()
 def _lm_inputs(run, model, data, length: int, batch: int, generator):
-    from rnnkit.cli.lm_use import _encode
+    from rnnkit.cli.lm_use import encode_text
     from rnnkit.data import Vocab, default_corpus
     from rnnkit.data.text import read_text
 
@@ -97,7 +97,7 @@ def _lm_inputs(run, model, data, length: int, batch: int, generator):
     vocab = Vocab.load(Path(run) / "vocab.json")
     files = data or config.get("data", {}).get("files")
     text = read_text(files) if files else default_corpus()
-    ids = _encode(vocab, text, config.get("data", {}).get("eos", "none"))
+    ids = encode_text(vocab, text, config.get("data", {}).get("eos", "none"))
     if len(ids) < length:
         raise RnnkitError(f"{', '.join(map(str, files or ['the default corpus']))}: {len(ids)} tokens, fewer than "
                           f"--length {length}; give a longer text or a smaller --length")
