@@ -219,3 +219,25 @@ def ref():
     return SimpleNamespace(step=step, run_layer=run_layer, make_layer=make_layer, make_cell=make_cell,
                            random_state=random_state, central_difference=central_difference,
                            check_step=check_step_matches_equations, check_gradcheck=check_cell_gradcheck)
+
+
+def _native_status() -> str:
+    from rnnkit.engine import native
+
+    loaded = native.library() is not None
+    loops = loaded and native.training_loops() is not None
+    return (f"compiled kernels: {native.reason()}; training loops {'on' if loops else 'OFF'}"
+            + ("" if loaded else " — every test that needs them is SKIPPED on this machine"))
+
+
+def pytest_report_header(config):
+    """The first lines of every run say whether the compiled kernels were built (their tests skip if not)."""
+    return _native_status()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """…and so do the last, where a skip would otherwise go unnoticed."""
+    from rnnkit.engine import native
+
+    if native.library() is None:
+        terminalreporter.write_line(_native_status(), yellow=True, bold=True)

@@ -28,7 +28,16 @@ GATE_LAYOUT: dict[type, tuple[str, ...]] = {
 }
 
 # Peephole weights in the order of the sigmoid block of the LSTM layout.
-PEEPHOLE_LAYOUT = ("u", "f", "o")
+PEEPHOLE_LAYOUT = GATE_LAYOUT[LSTMCell][:3]
+
+
+def rows(cell_type: type, H: int, first: str, last: str | None = None) -> slice:
+    """The rows of the fused weight (and of the gate buffers) that hold gate ``first`` of ``cell_type``'s
+    layout, or the consecutive gates ``first`` … ``last``: ``rows(LSTMCell, H, "u", "o")`` is the LSTM's
+    sigmoid block, rows 0 … 3H."""
+    gates = GATE_LAYOUT[cell_type]
+    start, stop = gates.index(first), gates.index(last or first) + 1
+    return slice(start * H, stop * H)
 
 
 class Fused(NamedTuple):

@@ -102,8 +102,9 @@ def test_outputs_are_zero_past_the_end_and_state_held(biased_cell_spec):
     fast, reference = build(biased_cell_spec, torch.float64, bidirectional=True)
     x = torch.randn(T, B, X, dtype=torch.float64)
     y, final = fast(x, lengths=LENGTHS)
-    assert torch.all(y[2:, 1] == 0) and torch.all(y[2:, 1] == 0)
-    y_short, final_short = fast(x[:2, 1:2])                  # sequence 1 alone, unpadded
-    torch.testing.assert_close(y[:2, 1:2], y_short, atol=1e-12, rtol=0)
-    for s, s_short in zip(final, final_short):
-        torch.testing.assert_close(s[:, 1:2], s_short, atol=1e-12, rtol=0)
+    for b, length in enumerate(LENGTHS.tolist()):              # every sequence, the longest included
+        assert torch.all(y[length:, b] == 0)
+        y_alone, final_alone = fast(x[:length, b:b + 1])     # sequence b alone, unpadded
+        torch.testing.assert_close(y[:length, b:b + 1], y_alone, atol=1e-12, rtol=0)
+        for s, s_alone in zip(final, final_alone):
+            torch.testing.assert_close(s[:, b:b + 1], s_alone, atol=1e-12, rtol=0)

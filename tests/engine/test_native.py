@@ -197,6 +197,75 @@ def test_compiled_training_loops_equal_the_reference_loop(monkeypatch, form, bid
 
 
 @needs_compiler
+@pytest.mark.parametrize("form", list(COMPILED_FORMS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("carry", [False, True])
+@pytest.mark.parametrize("H, B", [(6, 4), (64, 40)])                  # one thread, and both cores
+def test_compiled_loops_with_lengths_equal_the_reference_loop(monkeypatch, form, bidirectional, carry, H, B):
+    """Padded batches run the compiled loops each way (the mask in C), and equal the plain loop over the cell
+    with ``lengths``: outputs, final states and every gradient, to 1e-5 in float32. The kernels' work buffers
+    start as NaN, so a value the loops leave uncomputed past a sequence's end cannot reach a result unseen."""
+    from rnnkit.engine.kernels.base import Kernel
+
+    assert native.training_loops() is not None
+    monkeypatch.setattr(Kernel, "buffer", lambda self, rows: torch.full((self.T, rows, self.B), float("nan")))
+    calls = []
+    make, loop = COMPILED_FORMS[form]
+    for name in (f"{loop}_forward", f"{loop}_backward"):
+        run_native = getattr(native, name)
+        monkeypatch.setattr(native, name, lambda *a, _n=name, _r=run_native, **k: (calls.append(_n), _r(*a, **k))[1])
+    layer = make(5, H, num_layers=2, bidirectional=bidirectional)
+    T = 9
+    lengths = torch.randint(1, T + 1, (B,), generator=torch.Generator().manual_seed(B))
+    lengths[1] = T                                            # longest not first: the engine reorders the batch
+    x = torch.randn(T, B, 5, requires_grad=True)
+    D = 1 + bidirectional
+    state = tuple(torch.randn(2 * D, B, H, requires_grad=True) for _ in layer.state_names) if carry else None
+    inputs = [x, *(state or ()), *layer.parameters()]
+
+    def run():                                                # a loss per sequence, averaged as in training
+        y, final = layer(x, state, lengths=lengths)
+        loss = (y * y.detach().cos()).sum() + sum(s.sum() * 0.5 ** k for k, s in enumerate(final))
+        return [y, *final, *torch.autograd.grad(loss / B, inputs)]
+    got = run()
+    assert calls.count(f"{loop}_forward") == calls.count(f"{loop}_backward") == 2 * D
+    layer.engine = "reference"
+    want = run()
+    assert torch.all(want[0][lengths[0]:, 0] == 0)             # the reference's zeros past the end, kept
+    for u, w in zip(got, want):
+        torch.testing.assert_close(u, w, atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
+@pytest.mark.parametrize("form", list(COMPILED_FORMS))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_compiled_loops_take_any_order_of_lengths(form, reverse):
+    """The compiled loops' mask on a batch in no particular order (no reordering in front), with sequences
+    shorter than every step of some steps (no sequence has the last two): equal to the plain loop."""
+    from rnnkit.engine.bptt import Recurrence, live_mask
+    from rnnkit.engine.layout import fuse, kernel_class
+    from rnnkit.engine.reference import run_reference
+
+    make, _ = COMPILED_FORMS[form]
+    cell = make(3, 8).cells[0]
+    kernel_cls = kernel_class(cell)
+    T, lengths = 8, torch.tensor([2, 6, 1, 6, 3])
+    x = torch.randn(T, 5, 3, requires_grad=True)
+    state = tuple(torch.randn(5, 8, requires_grad=True) for _ in cell.state_names)
+    inputs = [x, *state, *cell.parameters()]
+
+    def loss_and_grads(y, final):
+        loss = (y * y.detach().cos()).sum() + sum(s.sum() * 0.5 ** k for k, s in enumerate(final))
+        return [y, *final, *torch.autograd.grad(loss, inputs)]
+    W_h, W_x, b, extra = fuse(cell)
+    y, *final = Recurrence.apply(kernel_cls, reverse, x, W_x, b, W_h, extra, live_mask(lengths, T), *state)
+    got = loss_and_grads(y, final)
+    want = loss_and_grads(*run_reference(cell, x, state, lengths, reverse))
+    for u, w in zip(got, want):
+        torch.testing.assert_close(u, w, atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
 def test_weight_gradient_reads_every_layout():
     """Σ_t dZ<t> inputs<t>ᵀ for a state (T, m, B), an input read transposed (T, B, m)ᵀ, and the degenerate
     widths, from a (T, ·, B) slice of dZ; a layout BLAS cannot take is left to torch."""

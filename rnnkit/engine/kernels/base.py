@@ -39,7 +39,7 @@ class Kernel:
     binds_one_row = False
     # The compiled batch-1 step computing the same equations (:func:`rnnkit.engine.native.bind_step`).
     native_step: str | None = None
-    # Whether compiled training loops (``train.c``) compute this kernel's steps: :meth:`run_loop` and
+    # Whether compiled training loops (``native/train_*.c``) compute this kernel's steps: :meth:`run_loop` and
     # :meth:`run_loop_backward`, used by :meth:`forward_loop` / :meth:`backward_loop` where they take it.
     compiled_loops = False
 
@@ -54,6 +54,7 @@ class Kernel:
         # for a training W_h (G·H, H), never a stepper's stacked [W_x | W_h])
         self.compiled = self.compiled_loops and self.H == W_h.shape[1] and native.loops_take(W_h, xp)
         self.looped = False               # the forward ran compiled, so the backward does too
+        self.lengths: torch.Tensor | None = None   # the compiled loops' padding (int32), see forward_loop
 
     def buffer(self, rows: int) -> torch.Tensor:
         """An uninitialised (T, rows, B) buffer."""
@@ -80,12 +81,14 @@ class Kernel:
             step()
         return run
 
-    def forward_loop(self, S: list, reverse: bool) -> bool:
-        """Run every step at once, where a compiled loop computes this kernel (no padding): ``S[i]`` (T + 1,
-        H, B) holds state i at the step boundaries, the initial one filled in. False: the caller loops over
-        :meth:`step`."""
+    def forward_loop(self, S: list, reverse: bool, lengths: torch.Tensor | None = None) -> bool:
+        """Run every step at once, where a compiled loop computes this kernel: ``S[i]`` (T + 1, H, B) holds
+        state i at the step boundaries, the initial one filled in; ``lengths`` (B) int32 or None: step t
+        exists in sequence b when t < lengths[b], and past the end the loop holds the state (the outputs'
+        zeros are the caller's). False: the caller loops over :meth:`step`."""
         if not self.compiled:
             return False
+        self.lengths = lengths
         self.run_loop(S, reverse)
         self.looped = True
         return True
@@ -94,9 +97,10 @@ class Kernel:
                       x: torch.Tensor) -> tuple | None:
         """Every step of :meth:`back` at once, after a compiled forward (and :meth:`start_backward`, which
         then skips the per-step factors the compiled loop computes itself): ``d_out`` (T, H, B) the outputs'
-        gradients (completed in place, like the caller's loop does) or None, ``d_state`` the final state's
-        gradients (own buffers, overwritten), ``x`` (T, B, X) the layer's input; returns the initial state's.
-        None: the caller loops over :meth:`back`."""
+        gradients (completed in place, like the caller's loop does; zero past each sequence's end, and not
+        None with ``lengths``), ``d_state`` the final state's gradients (own buffers, overwritten), ``x``
+        (T, B, X) the layer's input; returns the initial state's. Past a sequence's end the state's gradient
+        passes through unchanged. None: the caller loops over :meth:`back`."""
         return self.run_loop_backward(d_out, d_state, reverse, x) if self.looped else None
 
     def run_loop(self, S: list, reverse: bool) -> None:

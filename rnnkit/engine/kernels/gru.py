@@ -51,11 +51,12 @@ class SimpleGRUKernel(Kernel):
         torch.lerp(prev[0], G[H:], G[:H], out=dest[0])              # c<t> = Γu c̃ + (1 − Γu) c<t-1>
 
     def run_loop(self, S, reverse):
-        native.simple_gru_forward(self.W_h, self.G, S[0], reverse)
+        native.simple_gru_forward(self.W_h, self.G, S[0], reverse, self.lengths)
 
     def run_loop_backward(self, d_out, d_state, reverse, x):
         d_c_0 = torch.empty_like(d_state[0])
-        native.simple_gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, d_state[0], d_c_0, reverse)
+        native.simple_gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, d_state[0], d_c_0, reverse,
+                                   self.lengths)
         return (d_c_0,)
 
     def start_backward(self, prev, new):
@@ -94,11 +95,11 @@ class GRUKernel(Kernel):
         self.W_ru, self.W_cc = self.W_h[:2 * H], self.W_h[2 * H:]
 
     def run_loop(self, S, reverse):
-        native.gru_forward(self.W_h, self.G, S[0], self.RC, reverse)
+        native.gru_forward(self.W_h, self.G, S[0], self.RC, reverse, self.lengths)
 
     def run_loop_backward(self, d_out, d_state, reverse, x):
         d_c_0 = torch.empty_like(d_state[0])
-        native.gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, d_state[0], d_c_0, reverse)
+        native.gru_backward(self.W_h, self.G, self.prev[0], self.dZ, d_out, d_state[0], d_c_0, reverse, self.lengths)
         return (d_c_0,)
 
     def step(self, t, xp_t, prev, dest):
@@ -152,12 +153,12 @@ class GRUResetAfterKernel(Kernel):
 
     def run_loop(self, S, reverse):
         b_cc = None if self.extra is None else self.extra.contiguous()
-        native.gru_after_forward(self.W_h, b_cc, self.G, S[0], self.N, reverse)
+        native.gru_after_forward(self.W_h, b_cc, self.G, S[0], self.N, reverse, self.lengths)
 
     def run_loop_backward(self, d_out, d_state, reverse, x):
         d_c_0 = torch.empty_like(d_state[0])
         native.gru_after_backward(self.W_h, self.G, self.prev[0], self.N, self.dZ, self.dN, d_out, d_state[0], d_c_0,
-                                  reverse)
+                                  reverse, self.lengths)
         return (d_c_0,)
 
     def step(self, t, xp_t, prev, dest):

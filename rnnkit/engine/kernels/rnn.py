@@ -25,11 +25,12 @@ class RNNTanhKernel(Kernel):
         return torch.mul(a, a).neg_().add_(1)                                  # tanh'(z) = 1 − a²
 
     def run_loop(self, S, reverse):
-        native.rnn_forward(self.W_h, self.xp, S[0], reverse, self.relu)
+        native.rnn_forward(self.W_h, self.xp, S[0], reverse, self.relu, self.lengths)
 
     def run_loop_backward(self, d_out, d_state, reverse, x):
         da_0 = torch.empty_like(d_state[0])
-        native.rnn_backward(self.W_h, self.new[0], self.dZ, d_out, d_state[0], da_0, reverse, self.relu)
+        native.rnn_backward(self.W_h, self.new[0], self.dZ, d_out, d_state[0], da_0, reverse, self.relu,
+                            self.lengths)
         return (da_0,)
 
     def start_backward(self, prev, new):

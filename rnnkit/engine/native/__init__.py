@@ -1,4 +1,4 @@
-"""Compiled kernels (``step.c``, ``train.c``), built on first use where a C compiler is found: batch-1
+"""Compiled kernels (``step.c``, ``train_*.c``), built on first use where a C compiler is found: batch-1
 generation steps and training loops for the built-in cells."""
 
 from rnnkit.engine.native.build import cache_dir, library, reason, sgemm
@@ -12,6 +12,7 @@ from rnnkit.engine.native.calls import (
     gru_forward,
     linear_row,
     loops_take,
+    loops_take_dtype,
     lstm_backward,
     lstm_forward,
     rnn_backward,
@@ -24,9 +25,9 @@ from rnnkit.engine.native.calls import (
 )
 
 __all__ = ["STEPS", "available", "bind_step", "cache_dir", "gru_after_backward", "gru_after_forward", "gru_backward",
-           "gru_forward", "library", "linear_row", "loops_take", "lstm_backward", "lstm_forward", "reason",
-           "rnn_backward", "rnn_forward", "sgemm", "simple_gru_backward", "simple_gru_forward", "training_loops",
-           "weight_grad", "weight_grad_takes"]
+           "gru_forward", "library", "linear_row", "loops_take", "loops_take_dtype", "lstm_backward", "lstm_forward",
+           "reason", "rnn_backward", "rnn_forward", "sgemm", "simple_gru_backward", "simple_gru_forward",
+           "training_loops", "weight_grad", "weight_grad_takes"]
 
 
 def reset() -> None:

@@ -100,7 +100,7 @@ def probing(mode: str | tuple):
 
 @functools.cache
 def training_loops() -> tuple | None:
-    """(library, sgemm address) when the compiled training loops of ``train.c`` can run: the
+    """(library, sgemm address) when the compiled training loops (``train_*.c``) can run: the
     library is built, this torch exports a BLAS ``sgemm_``, and the loops agree with the Python kernels on a
     probe."""
     lib, f = library(), sgemm()
@@ -120,6 +120,11 @@ def _loops() -> tuple | None:
     return training_loops()
 
 
+def loops_take_dtype(x: torch.Tensor) -> bool:
+    """Whether the compiled loops would run a layer on input ``x``: float32 on the CPU, loops available."""
+    return x.dtype == torch.float32 and x.device.type == "cpu" and _loops() is not None
+
+
 def loops_take(W_h: torch.Tensor, G: torch.Tensor) -> bool:
     """Whether the compiled loops run a layer: float32 on the CPU, rows of ``W_h`` contiguous, the
     loops available (:func:`training_loops`)."""
@@ -127,99 +132,140 @@ def loops_take(W_h: torch.Tensor, G: torch.Tensor) -> bool:
             and W_h.stride(1) == 1 and G.is_contiguous() and _loops() is not None)
 
 
-def lstm_forward(W_h, P, G, S_a, S_c, TC, reverse: bool) -> None:
+def _padding(lengths: torch.Tensor | None, H: int, B: int) -> tuple[int | None, int | None, tuple]:
+    """(len, M) pointers for a loop (``train.h``, padding): ``lengths`` (B) int32 contiguous CPU, and a mask
+    buffer of H·B floats; (None, None) without padding. The third item keeps the tensors alive."""
+    if lengths is None:
+        return None, None, ()
+    if lengths.dtype != torch.int32 or lengths.device.type != "cpu" or not lengths.is_contiguous() \
+            or lengths.numel() != B:
+        raise ValueError(f"the compiled loops take lengths as {B} contiguous int32 CPU values, got "
+                         f"{lengths.numel()} {lengths.dtype} on {lengths.device}")
+    mask = torch.empty(H, B, dtype=F32)
+    return lengths.data_ptr(), mask.data_ptr(), (lengths, mask)
+
+
+def lstm_forward(W_h, P, G, S_a, S_c, TC, reverse: bool, lengths: torch.Tensor | None = None) -> None:
     """Every step of one LSTM direction (``rnnkit_lstm_forward``): G (T, 4H, B) pre-activations in,
-    activations out; S_a, S_c (T + 1, H, B) states; TC (T, H, B) tanh(c<t>); P (3, H) or None."""
+    activations out; S_a, S_c (T + 1, H, B) states; TC (T, H, B) tanh(c<t>); P (3, H) or None; ``lengths``
+    (B) int32 or None: step t exists in sequence b when t < lengths[b] (held state past the end)."""
     lib, f = _loops()
     T, GH, B = G.shape
+    len_p, mask_p, _keep = _padding(lengths, GH // 4, B)
     lib.rnnkit_lstm_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(P), _ptr(G), _ptr(S_a), _ptr(S_c), _ptr(TC),
-                            T, GH // 4, B, reverse, torch.get_num_threads())
+                            len_p, mask_p, T, GH // 4, B, reverse, torch.get_num_threads())
 
 
-def lstm_backward(W_h, P, G, TC, A_prev, C_prev, dZ, d_out, da, dc, da_0, x, dW_h, dW_x, reverse: bool) -> None:
+def lstm_backward(W_h, P, G, TC, A_prev, C_prev, dZ, d_out, da, dc, da_0, x, dW_h, dW_x, reverse: bool,
+                  lengths: torch.Tensor | None = None) -> None:
     """Every step of one LSTM direction in reverse and the weight gradients (``rnnkit_lstm_backward``; see
-    ``train.c``): A_prev, C_prev (T, H, B) the states each step read; x (T, B, X) the input, contiguous,
-    or None (then dW_x is None too); dW_h (4H, H), dW_x (4H, X) get Σ_t dz a<t-1>ᵀ, Σ_t dz x<t>."""
+    ``train_lstm.c``): A_prev, C_prev (T, H, B) the states each step read; x (T, B, X) the input, contiguous,
+    or None (then dW_x is None too); dW_h (4H, H), dW_x (4H, X) get Σ_t dz a<t-1>ᵀ, Σ_t dz x<t>. With
+    ``lengths``, ``d_out`` must be given (zeros where nothing reaches the outputs)."""
     lib, f = _loops()
     T, GH, B = G.shape
     X = 0 if x is None else x.shape[2]
+    _need_d_out(lengths, d_out)
+    len_p, mask_p, _keep = _padding(lengths, GH // 4, B)
     lib.rnnkit_lstm_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(P), _ptr(G), _ptr(TC), _ptr(A_prev), _ptr(C_prev),
                              _ptr(dZ), _ptr(d_out), _ptr(da), _ptr(dc), _ptr(da_0), _ptr(x), X, _ptr(dW_h), _ptr(dW_x),
-                             T, GH // 4, B, reverse, torch.get_num_threads())
+                             len_p, mask_p, T, GH // 4, B, reverse, torch.get_num_threads())
 
 
-def gru_forward(W_h, G, S, RC, reverse: bool) -> None:
+def _need_d_out(lengths, d_out) -> None:
+    if lengths is not None and d_out is None:
+        raise ValueError("a compiled backward loop with lengths needs d_out (pass zeros)")
+
+
+def gru_forward(W_h, G, S, RC, reverse: bool, lengths: torch.Tensor | None = None) -> None:
     """Every step of one GRU direction, reset before the matmul (``rnnkit_gru_forward``): G (T, 3H, B)
-    pre-activations in, activations out; S (T + 1, H, B) states; RC (T, H, B) gets Γr * c<t-1>."""
+    pre-activations in, activations out; S (T + 1, H, B) states; RC (T, H, B) gets Γr * c<t-1>; ``lengths``
+    as for :func:`lstm_forward`."""
     lib, f = _loops()
     T, GH, B = G.shape
-    lib.rnnkit_gru_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(S), _ptr(RC), T, GH // 3, B, reverse,
-                           torch.get_num_threads())
+    len_p, mask_p, _keep = _padding(lengths, GH // 3, B)
+    lib.rnnkit_gru_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(S), _ptr(RC), len_p, mask_p, T, GH // 3,
+                           B, reverse, torch.get_num_threads())
 
 
-def gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool) -> None:
-    """Every step of one GRU direction in reverse (``rnnkit_gru_backward``; see ``train.c``): C_prev
-    (T, H, B) the state each step read."""
+def gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool, lengths: torch.Tensor | None = None) -> None:
+    """Every step of one GRU direction in reverse (``rnnkit_gru_backward``; see ``train_gru.c``): C_prev
+    (T, H, B) the state each step read; ``lengths`` as for :func:`lstm_backward`."""
     lib, f = _loops()
     T, GH, B = G.shape
+    _need_d_out(lengths, d_out)
+    len_p, mask_p, _keep = _padding(lengths, GH // 3, B)
     work = torch.empty(2, GH // 3, B, dtype=F32)
     lib.rnnkit_gru_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(dZ), _ptr(d_out),
-                            _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 3, B, reverse, torch.get_num_threads())
+                            _ptr(dc), _ptr(d_c_0), _ptr(work), len_p, mask_p, T, GH // 3, B, reverse,
+                            torch.get_num_threads())
 
 
-def gru_after_forward(W_h, b_cc, G, S, N, reverse: bool) -> None:
+def gru_after_forward(W_h, b_cc, G, S, N, reverse: bool, lengths: torch.Tensor | None = None) -> None:
     """Every step of one GRU direction, reset after the matmul (``rnnkit_gru_after_forward``): N (T, H, B)
-    gets W_cc c<t-1> + b_cc."""
+    gets W_cc c<t-1> + b_cc; ``lengths`` as for :func:`lstm_forward`."""
     lib, f = _loops()
     T, GH, B = G.shape
-    lib.rnnkit_gru_after_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(b_cc), _ptr(G), _ptr(S), _ptr(N), T, GH // 3,
-                                 B, reverse, torch.get_num_threads())
+    len_p, mask_p, _keep = _padding(lengths, GH // 3, B)
+    lib.rnnkit_gru_after_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(b_cc), _ptr(G), _ptr(S), _ptr(N), len_p,
+                                 mask_p, T, GH // 3, B, reverse, torch.get_num_threads())
 
 
-def gru_after_backward(W_h, G, C_prev, N, dZ, dN, d_out, dc, d_c_0, reverse: bool) -> None:
+def gru_after_backward(W_h, G, C_prev, N, dZ, dN, d_out, dc, d_c_0, reverse: bool,
+                       lengths: torch.Tensor | None = None) -> None:
     """Every step of one reset-after GRU direction in reverse (``rnnkit_gru_after_backward``)."""
     lib, f = _loops()
     T, GH, B = G.shape
+    _need_d_out(lengths, d_out)
+    len_p, mask_p, _keep = _padding(lengths, GH // 3, B)
     work = torch.empty(GH // 3, B, dtype=F32)
     lib.rnnkit_gru_after_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(N), _ptr(dZ),
-                                  _ptr(dN), _ptr(d_out), _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 3, B, reverse,
-                                  torch.get_num_threads())
+                                  _ptr(dN), _ptr(d_out), _ptr(dc), _ptr(d_c_0), _ptr(work), len_p, mask_p, T, GH // 3,
+                                  B, reverse, torch.get_num_threads())
 
 
-def rnn_forward(W_h, G, S, reverse: bool, relu: bool) -> None:
+def rnn_forward(W_h, G, S, reverse: bool, relu: bool, lengths: torch.Tensor | None = None) -> None:
     """Every step of one vanilla RNN direction (``rnnkit_rnn_forward``): G (T, H, B) pre-activations;
-    S (T + 1, H, B) states."""
+    S (T + 1, H, B) states; ``lengths`` as for :func:`lstm_forward`."""
     lib, f = _loops()
     T, H, B = G.shape
-    lib.rnnkit_rnn_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(S), T, H, B, reverse, relu,
+    len_p, mask_p, _keep = _padding(lengths, H, B)
+    lib.rnnkit_rnn_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(S), len_p, mask_p, T, H, B, reverse, relu,
                            torch.get_num_threads())
 
 
-def rnn_backward(W_h, A, dZ, d_out, da, da_0, reverse: bool, relu: bool) -> None:
+def rnn_backward(W_h, A, dZ, d_out, da, da_0, reverse: bool, relu: bool, lengths: torch.Tensor | None = None) -> None:
     """Every step of one vanilla RNN direction in reverse (``rnnkit_rnn_backward``): A (T, H, B) the state
     each step wrote."""
     lib, f = _loops()
     T, H, B = dZ.shape
+    _need_d_out(lengths, d_out)
+    len_p, mask_p, _keep = _padding(lengths, H, B)
     work = torch.empty(H, B, dtype=F32)
     lib.rnnkit_rnn_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(A), _ptr(dZ), _ptr(d_out), _ptr(da), _ptr(da_0),
-                            _ptr(work), T, H, B, reverse, relu, torch.get_num_threads())
+                            _ptr(work), len_p, mask_p, T, H, B, reverse, relu, torch.get_num_threads())
 
 
-def simple_gru_forward(W_h, G, S, reverse: bool) -> None:
+def simple_gru_forward(W_h, G, S, reverse: bool, lengths: torch.Tensor | None = None) -> None:
     """Every step of one simplified-GRU direction (``rnnkit_simple_gru_forward``): G (T, 2H, B)."""
     lib, f = _loops()
     T, GH, B = G.shape
-    lib.rnnkit_simple_gru_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(S), T, GH // 2, B, reverse,
-                                  torch.get_num_threads())
+    len_p, mask_p, _keep = _padding(lengths, GH // 2, B)
+    lib.rnnkit_simple_gru_forward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(S), len_p, mask_p, T, GH // 2, B,
+                                  reverse, torch.get_num_threads())
 
 
-def simple_gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool) -> None:
+def simple_gru_backward(W_h, G, C_prev, dZ, d_out, dc, d_c_0, reverse: bool,
+                        lengths: torch.Tensor | None = None) -> None:
     """Every step of one simplified-GRU direction in reverse (``rnnkit_simple_gru_backward``)."""
     lib, f = _loops()
     T, GH, B = G.shape
+    _need_d_out(lengths, d_out)
+    len_p, mask_p, _keep = _padding(lengths, GH // 2, B)
     work = torch.empty(GH // 2, B, dtype=F32)
     lib.rnnkit_simple_gru_backward(f, W_h.data_ptr(), W_h.stride(0), _ptr(G), _ptr(C_prev), _ptr(dZ), _ptr(d_out),
-                                   _ptr(dc), _ptr(d_c_0), _ptr(work), T, GH // 2, B, reverse, torch.get_num_threads())
+                                   _ptr(dc), _ptr(d_c_0), _ptr(work), len_p, mask_p, T, GH // 2, B, reverse,
+                                   torch.get_num_threads())
 
 
 def _input_layout(inputs: torch.Tensor) -> tuple[int, int] | None:

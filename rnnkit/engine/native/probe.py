@@ -5,6 +5,7 @@ loop, on small problems with odd sizes."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 import torch
 
@@ -62,9 +63,9 @@ def _agrees(lib) -> bool:
 
 def loops_agree(as_reference, on_trial) -> bool:
     """A cell of every form the compiled loops compute (LSTM plain and with peepholes, GRU with the reset
-    before and after, simplified GRU, RNN tanh and relu), each direction, through the fused engine with a carried
-    state: outputs, final state and every gradient, once on the Python kernel (``as_reference(fn)``) and
-    once on the compiled loops (``on_trial(fn)``)."""
+    before and after, simplified GRU, RNN tanh and relu), each direction, with and without padding, through the
+    fused engine with a carried state: outputs, final state and every gradient, once on the Python kernel
+    (``as_reference(fn)``) and once on the compiled loops (``on_trial(fn)``)."""
     # Building the cells draws from the generator; the first use may come from inside ``torch.inference_mode``,
     # where no tensor could be saved for the backward pass the probe checks.
     with torch.random.fork_rng(devices=[]), _float32_default(), torch.inference_mode(False):
@@ -84,10 +85,10 @@ def _loops_agree(as_reference, on_trial) -> bool:
         x = torch.randn(4, 3, 3, generator=g, requires_grad=True)
         state = tuple(torch.randn(3, 5, generator=g, requires_grad=True) for _ in cell.state_names)
         inputs = [x, *state, *cell.parameters()]
-        for reverse in (False, True):
+        for reverse, lengths in itertools.product((False, True), (None, torch.tensor([2, 4, 1]))):
             @torch.enable_grad()                  # the first use may come from inside a forward pass
-            def run(cell=cell, x=x, state=state, inputs=inputs, reverse=reverse):
-                y, final = run_fused(cell, x, state, None, reverse)
+            def run(cell=cell, x=x, state=state, inputs=inputs, reverse=reverse, lengths=lengths):
+                y, final = run_fused(cell, x, state, lengths, reverse)
                 loss = (y * y.detach().cos()).sum() + sum(s.sum() * 0.5 ** k for k, s in enumerate(final))
                 return [y, *final, *torch.autograd.grad(loss, inputs)]
             want, got = as_reference(run), on_trial(run)
