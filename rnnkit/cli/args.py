@@ -7,7 +7,7 @@ import math
 from dataclasses import fields
 
 from rnnkit.cells import CELLS
-from rnnkit.training.config import OPTIMIZERS, TrainConfig
+from rnnkit.training.config import OPTIMIZERS, PRECISIONS, TrainConfig
 from rnnkit.training.schedule import SCHEDULES
 from rnnkit.training.tensorboard import summary_writer_class
 
@@ -91,11 +91,14 @@ _HELP = {
     "max_bad_steps": "stop after N non-finite steps in a row", "time_limit": "stop after this many minutes",
     "sample_length": "tokens in the sample printed at each evaluation", "seed": "random seed; the same seed gives "
     "the same run", "device": "auto, cpu, cuda or cuda:N",
+    "precision": "bf16: run the forward pass and loss under bfloat16 autocast (CPUs with AVX512-BF16 or AMX, "
+    "CUDA GPUs from compute capability 8.0); weights, optimizer state and checkpoints stay float32, and "
+    "validation runs in float32",
     "tensorboard": "also write TensorBoard event files (training loss, lr, gradient norm, throughput, validation "
     "metrics, samples) to DIR; a resumed run goes on in the same DIR, '' turns it off; metrics.jsonl is written "
     "either way (needs pip install 'rnnkit[tensorboard]')",
 }
-_CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+_CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "precision": PRECISIONS}
 _TYPES = {"steps": positive_int, "epochs": positive_int, "batch_size": positive_int, "seq_len": positive_int,
           "lr": positive_float,
           "weight_decay": nonnegative_float, "momentum": nonnegative_float, "beta2": fraction,
@@ -104,7 +107,8 @@ _TYPES = {"steps": positive_int, "epochs": positive_int, "batch_size": positive_
           "clip_norm": nonnegative_float, "clip_value": positive_float, "ema": fraction, "eval_every": positive_int,
           "eval_batches": positive_int, "save_every": positive_int, "log_every": positive_int,
           "patience": positive_int, "max_bad_steps": positive_int, "time_limit": positive_float,
-          "sample_length": nonnegative_int, "seed": int, "device": str, "optimizer": str, "schedule": str,
+          "sample_length": nonnegative_int, "seed": int, "device": str, "precision": str, "optimizer": str,
+          "schedule": str,
           "tensorboard": str}
 _METAVARS = {"tensorboard": "DIR"}
 

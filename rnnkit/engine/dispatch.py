@@ -24,7 +24,14 @@ def engine_for(cell, engine: str = "auto", lengths: torch.Tensor | None = None, 
 
 def run_direction(cell, x: torch.Tensor, state: tuple[torch.Tensor, ...], lengths: torch.Tensor | None,
                   reverse: bool, engine: str = "auto"):
-    """Run one direction of one layer; ``engine="reference"`` forces the plain loop over the cell."""
+    """Run one direction of one layer; ``engine="reference"`` forces the plain loop over the cell.
+
+    Under autocast (``--precision bf16``) only torch's kernel computes in the lower precision: rnnkit's own
+    engines (compiled float32 loops, hand-written BPTT, the plain loop) run with autocast off on float32
+    inputs, and their outputs and final state are float32."""
     chosen = engine_for(cell, engine, lengths, x.shape[1])
     run = {"torch": run_torch_lstm, "fused": run_fused, "reference": run_reference}[chosen]
+    if chosen != "torch" and torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False):
+            return run(cell, x.float(), tuple(s.float() for s in state), lengths, reverse)
     return run(cell, x, state, lengths, reverse)

@@ -112,7 +112,10 @@ class CRF(nn.Module):
         return s + end[last]
 
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """``−log P(y | x) = log Z − s(y)`` (B,)."""
+        """``−log P(y | x) = log Z − s(y)`` (B,); float32 at least (bfloat16 emissions under autocast, from
+        ``--precision bf16``, would round the forward algorithm's sums to 3 digits)."""
+        if emissions.dtype in (torch.bfloat16, torch.float16):
+            emissions = emissions.float()
         return self.log_partition(emissions, lengths) - self.score(emissions, tags, lengths)
 
     def forward(self, emissions: torch.Tensor, tags: torch.Tensor, lengths: torch.Tensor | None = None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+PRECISIONS = ("fp32", "bf16")               # see rnnkit.training.precision
 
 
 @dataclass
@@ -38,6 +39,7 @@ class TrainConfig:
     sample_length: int = 200
     seed: int = 1234
     device: str = "auto"
+    precision: str = "fp32"          # bf16: autocast to bfloat16, weights and checkpoints float32
     tensorboard: str | None = None     # also write TensorBoard event files here; changes nothing in training
 
     def validate(self) -> None:
@@ -47,6 +49,8 @@ class TrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown --precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not self.lr > 0:
             raise ValueError(f"--lr must be positive, got {self.lr}")
         for name in ("clip_norm", "clip_value", "time_limit"):

@@ -31,6 +31,7 @@ from rnnkit.training import distributed as dist
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.objective import Objective
 from rnnkit.training.optim import resolve_device
+from rnnkit.training.precision import check_precision
 from rnnkit.training.run import new_run_dir, read_config, write_config
 from rnnkit.training.trainer import Trainer
 
@@ -96,6 +97,7 @@ def train(args, task: TrainTask) -> int:
     with saved_values(args):
         config = train_config(args, task.defaults, saved["train"] if saved else None)
     device = resolve_device(config.device)
+    check_precision(config.precision, device)     # before the data is read
     dist.init(device.type)
     if device.type == "cuda" and dist.world_size() > 1:
         device = torch.device("cuda", dist.local_rank())

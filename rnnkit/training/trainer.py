@@ -13,6 +13,10 @@ average of the weights, ``w̄ ← d·w̄ + (1 − d)·w`` with ``d = min(ema, (1
 steps are not averaged with the initial weights for long); evaluation, the best checkpoint and early stopping
 use the averaged weights, training goes on from the raw ones. The latest checkpoint keeps both (the average
 in ``optimizer.safetensors``), so resuming is still exact.
+
+Precision (``config.precision``): with ``bf16`` each step's loss is computed under bfloat16 autocast; weights,
+optimizer state, the carried state and checkpoints stay float32 and evaluation runs in float32
+(:mod:`rnnkit.training.precision`).
 """
 
 from __future__ import annotations
@@ -37,13 +41,17 @@ from rnnkit.training.config import TrainConfig
 from rnnkit.training.metrics import MetricsLog, plot_losses
 from rnnkit.training.objective import Objective, better, to_device
 from rnnkit.training.optim import build_optimizer
+from rnnkit.training.precision import autocast, check_precision
 from rnnkit.training.schedule import LRSchedule
 from rnnkit.training.state import capture_rng, optimizer_from_tensors, optimizer_to_tensors, restore_rng
 from rnnkit.training.tensorboard import TensorBoardLog
 
 
 def _detach(state):
-    return None if state is None else tuple(s.detach() for s in state)
+    """The carried state cut from the graph, and float32 where bfloat16 autocast made it bfloat16."""
+    if state is None:
+        return None
+    return tuple(s.detach().float() if s.dtype == torch.bfloat16 else s.detach() for s in state)
 
 
 # Short names of validation metrics for the progress bar.
@@ -76,6 +84,7 @@ class Trainer:
         if dist.world_size() > 1:
             self.net = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda"
                                                else None)
+        check_precision(config.precision, self.device)
         self.optimizer = build_optimizer(model.parameters(), config)
         self.schedule = LRSchedule(config.lr, config.steps, config.schedule, config.warmup, config.min_lr_ratio,
                                    config.lr_gamma, config.lr_step_size)
@@ -172,7 +181,9 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.net.train()
-        loss, carry = self.objective.train_loss(self.net, batch, _detach(self.carry))
+        with autocast(cfg.precision, self.device):        # --precision bf16: see rnnkit.training.precision
+            loss, carry = self.objective.train_loss(self.net, batch, _detach(self.carry))
+        loss = loss.float()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value, warn_nonfinite=False)

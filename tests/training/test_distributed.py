@@ -16,6 +16,7 @@ import pytest
 import torch.distributed as tdist
 from safetensors.torch import load_file
 
+from rnnkit.engine.native import build
 from tests.cli.conftest import CORPUS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,17 +80,23 @@ def test_two_processes_equal_one_with_the_same_global_batch_and_resume(tmp_path)
                 _env(tmp_path / "cache-single"))
     assert done.returncode == 0, done.stderr
 
-    # Two ranks, a fresh id cache (both ranks build it at once), stopped at step 4 and resumed under torchrun.
-    env = _env(tmp_path / "cache-multi")
+    # Two ranks on an empty cache (both ranks want the id cache and the compiled kernels at once: one builds
+    # each under its lock or atomic rename, the other waits or finds it), stopped at step 4 and resumed.
+    cache = tmp_path / "cache-multi"
+    assert not cache.exists()
+    env = _env(cache)
     done = _run(["lm", "train", "--data", corpus, "--out", multi, "--steps", 4, "--dropout", 0, *TRAIN], env, 2)
     assert done.returncode == 0, done.stderr
+    if build.compiler() is not None and os.environ.get("RNNKIT_NATIVE", "1") != "0":
+        kernels = [p.name for p in cache.iterdir() if p.name.startswith(("kernels-", build._TEMPORARY))]
+        assert len(kernels) == 1 and kernels[0].endswith(".so"), kernels       # built once, nothing half-made
     state = json.loads((multi / "state.json").read_text())
     assert state["world_size"] == 2
     assert len(state["rank_rng"]) == 1 and state["rank_rng"][0]["torch"] != state["rng"]["torch"]  # own dropout
     done = _run(["lm", "train", "--resume", multi, "--steps", 8], env, 2)
     assert done.returncode == 0, done.stderr
-    assert [p.name for p in (tmp_path / "cache-multi").iterdir()] == [p.name for p in (tmp_path / "cache-single")
-                                                                      .iterdir()]  # one cache file, no leftovers
+    names = [sorted(p.name for p in (tmp_path / c).iterdir()) for c in ("cache-multi", "cache-single")]
+    assert names[0] == names[1]                              # one file of each cache, no leftovers
 
     assert _metrics(multi, "loss") and _close(_metrics(multi, "loss"), _metrics(single, "loss"))
     valid = [(s, v) for s, v in _metrics(multi, "valid_loss") if s != 4]  # step 4 ended the first part: evaluated
