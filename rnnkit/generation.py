@@ -2,7 +2,10 @@
 
 Sampling novel sequences is the one-to-many use of a language model: feed ``x<1>`` (a prime), sample
 ``y<1>`` from ``ŷ<1>``, feed it back as ``x<2>``, and so on. These helpers act on the logits ``z<t>`` of one
-step, shape (B, V).
+step, shape (B, V); each of the B rows is drawn independently, so a batch of N rows is N single draws.
+:func:`batch_primes` makes one batch of primes of different lengths, and :func:`stepped_loss` scores text
+through the same stepper sampling runs on. How a step is computed (fused weights, compiled kernels, the
+output layer's draw) is the engine's: :mod:`rnnkit.engine.step`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from rnnkit.engine.kernels.base import one_row_gemv, one_row_linear
+from rnnkit.engine import Stepper
 
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
@@ -70,12 +73,17 @@ def log_exponential_(buf: torch.Tensor, generator: torch.Generator | None = None
     return buf.exponential_(generator=generator).clamp_(min=torch.finfo(buf.dtype).tiny).log_()
 
 
-class _Noise:
-    """``log E`` for a stream of draws of one shape, drawn for up to 64 steps at once (at most 2¹⁶ values)."""
+class Noise:
+    """``log E`` for a stream of draws of one shape, drawn for up to 64 steps at once (at most 2¹⁶ values).
+
+    ``buf`` (S, *shape) holds the rows of the last refill; :meth:`take` hands them out in order and refills
+    after the last; :meth:`restart` makes the next :meth:`take` refill.
+    """
 
     STEPS = 64
 
-    def __init__(self, like: torch.Tensor):
+    def __init__(self, like: torch.Tensor, generator: torch.Generator | None = None):
+        self.generator = generator
         self.steps = max(1, min(self.STEPS, (1 << 16) // max(1, like.numel())))
         self.buf = like.new_empty(self.steps, *like.shape)
         self.next = self.steps                               # nothing drawn yet
@@ -83,11 +91,14 @@ class _Noise:
     def fits(self, like: torch.Tensor) -> bool:
         return self.buf.shape[1:] == like.shape and self.buf.device == like.device
 
-    def take(self, generator: torch.Generator | None) -> tuple[torch.Tensor, bool]:
-        """(this step's row, whether the buffer was just redrawn)."""
+    def restart(self) -> None:
+        self.next = self.steps
+
+    def take(self) -> tuple[torch.Tensor, bool]:
+        """(this step's row, whether the buffer was just refilled)."""
         redrawn = self.next == self.steps
         if redrawn:
-            log_exponential_(self.buf, generator)
+            log_exponential_(self.buf, self.generator)
             self.next = 0
         self.next += 1
         return self.buf[self.next - 1], redrawn
@@ -110,12 +121,18 @@ class Sampler:
         check_sampling(temperature, top_k, top_p)
         self.temperature, self.top_k, self.top_p, self.generator = temperature, top_k, top_p, generator
         self.plain = top_k is None and top_p is None
-        self.noise: _Noise | None = None
+        self.noise: Noise | None = None
         self.z: torch.Tensor | None = None
-        # :meth:`from_output`: its own noise, and its rows b − T log E, made from b as it was at ``biased_key``.
-        self.head_noise: _Noise | None = None
-        self.biased: torch.Tensor | None = None
-        self.biased_key: tuple | None = None
+
+    @property
+    def noise_in_bias(self) -> bool:
+        """Whether a draw is ``argmax(z / T − log E)`` with nothing else (T > 0, no top-k or top-p): then an
+        output layer may fold ``−T log E`` into its bias (:class:`rnnkit.engine.step.OutputDraw`)."""
+        return self.plain and self.temperature > 0
+
+    def noise_for(self, like: torch.Tensor) -> Noise:
+        """A new stream of ``log E`` rows shaped like ``like``, drawn from this sampler's generator."""
+        return Noise(like, self.generator)
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         if self.temperature == 0:
@@ -123,28 +140,62 @@ class Sampler:
         if not self.plain or logits.dtype != torch.float32:
             return sample_next(logits, self.temperature, self.top_k, self.top_p, self.generator)
         if self.noise is None or not self.noise.fits(logits):
-            self.noise, self.z = _Noise(logits), torch.empty_like(logits)
-        log_e, _ = self.noise.take(self.generator)
+            self.noise, self.z = Noise(logits, self.generator), torch.empty_like(logits)
+        log_e, _ = self.noise.take()
         z = logits if self.temperature == 1 else torch.div(logits, self.temperature, out=self.z)
         return torch.sub(z, log_e, out=self.z).argmax(dim=-1)
 
-    def from_output(self, a: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-        """A draw from ``softmax((a Wᵀ + b) / temperature)`` for an output layer ``W`` (V, H), ``b`` (V,):
-        ``self(a Wᵀ + b)``. For one row in plain float32 sampling, where a one-row GEMV applies (the compiled
-        kernel or oneDNN's, :func:`rnnkit.engine.kernels.base.one_row_gemv`), the noise rides in the bias,
-        ``argmax(a Wᵀ + b − T log E)``, so a step is one GEMV and an argmax. Shapes: a (B, H) → ids (B,).
-        """
-        one_row = a.shape[0] == 1 and one_row_gemv(W)
-        if not (one_row and self.plain and self.temperature > 0 and b is not None):
-            return self(one_row_linear(a.contiguous(), W, b) if one_row else nn.functional.linear(a, W, b))
-        if self.head_noise is None or not self.head_noise.fits(b):
-            self.head_noise = _Noise(b)
-            self.biased = torch.empty_like(self.head_noise.buf)
-        key = (b.data_ptr(), b._version)
-        if key != self.biased_key:                           # b was updated: redraw, so that b is current
-            self.head_noise.next = self.head_noise.steps
-        _, redrawn = self.head_noise.take(self.generator)
-        if redrawn:
-            torch.sub(b.detach(), self.head_noise.buf, alpha=self.temperature, out=self.biased)
-            self.biased_key = key
-        return one_row_linear(a.contiguous(), W, self.biased[self.head_noise.next - 1]).argmax(dim=-1)
+
+def batch_primes(primes, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Primes of possibly different lengths as one batch: (ids (B, T_max) padded with each row's last id,
+    lengths (B,)).
+
+    ``primes`` is a (B, T) tensor (every row of length T), or a list of (T_b,) tensors or lists of ids.
+    Raises ``ValueError`` for an empty batch, an empty prime, or ids that are not integers.
+
+    Example::
+
+        ids, lengths = batch_primes([torch.tensor([1, 2, 3]), torch.tensor([4])])   # (2, 3), [3, 1]
+    """
+    if isinstance(primes, torch.Tensor):
+        if primes.dim() != 2:
+            raise ValueError(f"a batch of primes must be (B, T) ids or a list of (T,) id tensors, got shape "
+                             f"{tuple(primes.shape)}")
+        primes = list(primes)
+    rows = [torch.as_tensor(p, device=device) for p in primes]
+    if not rows:
+        raise ValueError("the batch of primes is empty; give at least one prime")
+    for b, row in enumerate(rows):
+        if row.dim() != 1 or row.numel() == 0:
+            raise ValueError(f"prime {b} must hold at least one token id as a (T,) tensor, got shape "
+                             f"{tuple(row.shape)}; start an unprimed sample from a start token (e.g. <EOS>)")
+        if row.dtype.is_floating_point or row.dtype.is_complex or row.dtype == torch.bool:
+            raise ValueError(f"prime {b} must hold integer token ids, got dtype {row.dtype}")
+    lengths = torch.tensor([len(r) for r in rows], device=rows[0].device)
+    T = int(lengths.max())
+    ids = torch.stack([torch.cat([r.long(), r[-1:].long().expand(T - len(r))]) for r in rows])
+    return ids, lengths
+
+
+@torch.no_grad()
+def stepped_loss(model, ids: torch.Tensor, weights: str = "float32", streams: int = 16) -> float:
+    """Mean ``−log P(y<t+1> | y<1…t>)`` in nats per token of ``ids`` (N,), read one step at a time through
+    the generation stepper (:class:`rnnkit.engine.Stepper` with ``weights``), so it scores exactly what
+    :meth:`LanguageModel.generate` samples from. The text is cut into ``streams`` equal pieces read side by
+    side as one batch, each from the zero state (its first token is given, not scored); the tail that does
+    not fill a piece is dropped. Compare two ``weights`` with the same ``streams``.
+    """
+    if ids.dim() != 1 or len(ids) < 2:
+        raise ValueError(f"stepped_loss needs (N,) ids with N >= 2, got shape {tuple(ids.shape)}")
+    streams = max(1, min(streams, len(ids) // 2))                            # pieces of at least 2 tokens
+    T = len(ids) // streams
+    x = ids[:streams * T].view(streams, T)                                   # (B, T)
+    stepper = Stepper(model.rnn, None, streams, device=ids.device, dtype=model.head.W_ya.dtype,
+                      embedding=model.embedding, weights=weights)
+    total = 0.0
+    for t in range(T - 1):
+        token = x[:, t]
+        a_t = stepper.step(model.embed(token)) if model.embedding is None else stepper.step_ids(token)
+        logits = model.head(a_t).float()
+        total += float(nn.functional.cross_entropy(logits, x[:, t + 1], reduction="sum"))
+    return total / (streams * (T - 1))

@@ -51,6 +51,7 @@ def register(tasks) -> None:
     sample.add_argument("--greedy", action="store_true", help="always take the most likely token")
     sample.add_argument("--no-stop", action="store_true", help="do not stop at <EOS>")
     add_use_flags(sample)
+    add_weights_flag(sample)
     sample.add_argument("--seed", type=int, default=None, help="random seed for reproducible samples")
     sample.set_defaults(handler=lazy_handler("rnnkit.cli.lm_use", "sample"))
 
@@ -70,5 +71,12 @@ def register(tasks) -> None:
     evaluate.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
                           help="undecodable bytes: error, or replace with U+FFFD")
     add_use_flags(evaluate)
+    add_weights_flag(evaluate, " and report the change in loss against float32 (both through the stepper)")
     evaluate.set_defaults(handler=lazy_handler("rnnkit.cli.lm_use", "evaluate"))
 
+
+def add_weights_flag(parser, extra: str = "") -> None:
+    """``--weights``: the precision the generation stepper reads the weights in (rnnkit.engine.step.StepMatrix)."""
+    parser.add_argument("--weights", choices=("float32", "bf16", "int8"), default="float32",
+                        help="precision the generation stepper reads the LSTM/RNN weights in: bfloat16, or int8 "
+                             f"with a scale per row{extra} (default: float32)")

@@ -13,6 +13,7 @@ from rnnkit.data import Vocab
 from rnnkit.data.text import read_text
 from rnnkit.data.tokenize import detokenize, tokenize
 from rnnkit.errors import RnnkitError
+from rnnkit.generation import stepped_loss
 from rnnkit.models import LanguageModel
 from rnnkit.tasks.lm import start_token
 from rnnkit.training.optim import resolve_device
@@ -41,6 +42,8 @@ def encode_text(vocab: Vocab, text: str, eos: str) -> list[int]:
 
 
 def sample(args) -> int:
+    """``--num N`` samples drawn as one batch of N rows through the stepper; the first is streamed as it is
+    generated, the others are printed when the batch is done."""
     model, vocab, config = load_lm(args.run, args.checkpoint, args.device)
     device = model.head.W_ya.device
     eos = config["data"].get("eos", "none")
@@ -53,24 +56,28 @@ def sample(args) -> int:
         generator.manual_seed(args.seed)
     else:
         generator.seed()
-    out, text = sys.stdout, ""
-    for n in range(args.num):
-        if n and "\n" in text:
+    out = sys.stdout
+    texts, previous = [args.prime] * args.num, [list(prime_ids) for _ in range(args.num)]
+    finished = [False] * args.num
+    out.write(args.prime)
+    primes = torch.tensor([context], device=device).expand(args.num, -1)
+    for tokens in model.stream(primes, args.length, temperature, args.top_k, args.top_p, generator,
+                               stop_token=stop, weights=args.weights):
+        for n, tid in enumerate(tokens.tolist()):
+            if finished[n] or tid == stop:
+                finished[n] = True
+                continue
+            piece = token_piece(vocab, previous[n], tid)
+            texts[n] += piece
+            previous[n].append(tid)
+            if n == 0:
+                out.write(piece)
+                out.flush()
+    out.write("\n")
+    for n in range(1, args.num):
+        if "\n" in texts[n - 1]:
             out.write("\n")  # a blank line between samples of running text; one name per line stays one
-        text = args.prime
-        out.write(args.prime)
-        previous = list(prime_ids)
-        for token in model.stream(torch.tensor([context], device=device), args.length, temperature, args.top_k,
-                                  args.top_p, generator, stop_token=stop):
-            tid = int(token[0])
-            if tid == stop:
-                break
-            piece = token_piece(vocab, previous, tid)
-            text += piece
-            out.write(piece)
-            previous.append(tid)
-            out.flush()
-        out.write("\n")
+        out.write(texts[n] + "\n")
     out.flush()
     return 0
 
@@ -140,6 +147,13 @@ def evaluate(args) -> int:
               "bits_per_char": total / max(1, len(text) - 1) / math.log(2), "tokens": n}
     print(f"loss {loss:.4f} nats/token, perplexity {result['perplexity']:.3f}, "
           f"{result['bits_per_char']:.4f} bits/char over {n:,} tokens")
+    if args.weights != "float32":
+        reduced = stepped_loss(model, ids, args.weights)
+        full = stepped_loss(model, ids, "float32")
+        result.update({"weights": args.weights, "stepped_loss": reduced, "stepped_loss_float32": full,
+                       "loss_change": reduced - full})
+        print(f"stepping from {args.weights} weights: loss {reduced:.4f} nats/token against {full:.4f} from "
+              f"float32 ({reduced - full:+.4f})")
     if args.json:
         print(json.dumps(result))
     return 0

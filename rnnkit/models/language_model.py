@@ -10,7 +10,8 @@ from torch import nn
 
 from rnnkit.cells import cell_factory
 from rnnkit.engine import Stepper
-from rnnkit.generation import Sampler
+from rnnkit.engine.step import OutputDraw
+from rnnkit.generation import Sampler, batch_primes
 from rnnkit.layers import Recurrent
 from rnnkit.output import OutputLayer
 
@@ -114,44 +115,55 @@ class LanguageModel(nn.Module):
         return picked[0] if single else picked
 
     @torch.no_grad()
-    def generate(self, prime: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+    def generate(self, prime, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None,
-                 generator: torch.Generator | None = None, stop_token: int | None = None) -> torch.Tensor:
-        """Sample ``max_new_tokens`` ids after ``prime``: (T,) → (N,), or (B, T) → (B, N).
+                 generator: torch.Generator | None = None, stop_token: int | None = None,
+                 weights: str = "float32") -> torch.Tensor:
+        """Sample ``max_new_tokens`` ids after ``prime``: (T,) → (N,); (B, T), or a list of B primes of
+        different lengths (each fed through its own length), → (B, N). The B rows are one batch through the
+        stepper and are drawn independently, each as a single draw would be.
 
         ``temperature=0`` is greedy. With ``stop_token`` a sequence stops after emitting it (a batch stops
-        when every row has; finished rows then repeat ``stop_token``).
+        when every row has; finished rows then repeat ``stop_token``). ``weights="bf16"`` or ``"int8"`` steps
+        from reduced-precision weights (:class:`rnnkit.engine.step.StepMatrix`).
         """
-        single = prime.dim() == 1
-        new = list(self.stream(prime.unsqueeze(0) if single else prime, max_new_tokens, temperature, top_k,
-                               top_p, generator, stop_token))
-        out = torch.stack(new, dim=1) if new else prime.new_zeros((1 if single else prime.shape[0], 0))
+        single = isinstance(prime, torch.Tensor) and prime.dim() == 1
+        primes = prime.unsqueeze(0) if single else prime
+        new = list(self.stream(primes, max_new_tokens, temperature, top_k, top_p, generator, stop_token, weights))
+        if new:
+            out = torch.stack(new, dim=1)
+        else:
+            out = torch.zeros((1 if single else len(primes), 0), dtype=torch.long, device=self.head.W_ya.device)
         return out[0] if single else out
 
     @torch.no_grad()
-    def stream(self, prime: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+    def stream(self, prime, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, generator: torch.Generator | None = None,
-               stop_token: int | None = None) -> Iterator[torch.Tensor]:
-        """Yield the sampled ids (B,) one step at a time, as they are generated. ``prime`` is (B, T)."""
+               stop_token: int | None = None, weights: str = "float32") -> Iterator[torch.Tensor]:
+        """Yield the sampled ids (B,) one step at a time, as they are generated. ``prime`` is (B, T) ids or a
+        list of B (T_b,) primes (see :func:`rnnkit.generation.batch_primes`)."""
         sampler = Sampler(temperature, top_k, top_p, generator)
-        if prime.dim() != 2 or prime.shape[1] < 1:
-            raise ValueError(f"prime must be (B, T) ids with T >= 1, got shape {tuple(prime.shape)}")
+        if isinstance(prime, torch.Tensor) and prime.dim() != 2:
+            raise ValueError(f"prime must be (B, T) ids with T >= 1, or a list of (T,) primes, got shape "
+                             f"{tuple(prime.shape)}")
+        ids, lengths = batch_primes(prime, device=self.head.W_ya.device)
+        B = ids.shape[0]
+        if int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size:
+            raise ValueError(f"prime ids must lie in [0, {self.vocab_size}), got {int(ids.min())}…{int(ids.max())}")
         was_training = self.training
         self.eval()
         try:
-            state = None
-            if prime.shape[1] > 1:
-                _, state = self.rnn(self.embed(prime[:, :-1]))
-            token = prime[:, -1]
-            done = torch.zeros(prime.shape[0], dtype=torch.bool, device=prime.device)
+            state = self.prime_state(ids, lengths)
+            token = ids.gather(1, (lengths - 1).unsqueeze(1))[:, 0]               # each prime's last id
+            done = torch.zeros(B, dtype=torch.bool, device=ids.device)
             # The stepper keeps the state and the fused weights between steps (and, with an embedding,
             # layer 1's input projection of every id): nothing is set up per token.
-            stepper = Stepper(self.rnn, state, prime.shape[0], device=prime.device, dtype=self.head.W_ya.dtype,
-                              embedding=self.embedding)
-            W_ya, b_y = self.head.W_ya, self.head.b_y
+            stepper = Stepper(self.rnn, state, B, device=ids.device, dtype=self.head.W_ya.dtype,
+                              embedding=self.embedding, weights=weights)
+            draw = OutputDraw(self.head.W_ya, self.head.b_y, sampler)           # softmax(W_ya a<t> + b_y)
             for _ in range(max_new_tokens):
                 a_t = stepper.step(self.embed(token)) if self.embedding is None else stepper.step_ids(token)
-                token = sampler.from_output(a_t, W_ya, b_y)                   # softmax(W_ya a<t> + b_y)
+                token = draw(a_t)
                 if stop_token is not None:
                     token = torch.where(done, torch.full_like(token, stop_token), token)
                     done |= token == stop_token
@@ -160,3 +172,16 @@ class LanguageModel(nn.Module):
                     return
         finally:
             self.train(was_training)
+
+    def prime_state(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """The state after reading every prime but its last id (which the first step reads): ids (B, T),
+        lengths (B,) → one (L, B, H) tensor per state name, or None (zeros) when every prime is one id.
+        A prime of one id starts from zeros; the others are read through their own lengths."""
+        if ids.shape[1] == 1:
+            return None
+        read = lengths - 1                                                     # ids read before the first step
+        if bool((read == read[0]).all()):
+            return self.rnn(self.embed(ids[:, :-1]))[1]
+        _, state = self.rnn(self.embed(ids[:, :-1]), lengths=read.clamp(min=1))
+        empty = (read == 0).view(1, -1, 1)                                     # one-id primes: a<0> = 0
+        return tuple(s.masked_fill(empty, 0.0) for s in state)

@@ -111,3 +111,53 @@ def test_tampered_checkpoint_is_a_clear_error(rnnkit, corpus, tmp_path):
     (run / "config.json").write_text(json.dumps(config))
     code, _, err = rnnkit("lm", "sample", run, "--checkpoint", "latest")
     assert code == 2 and "newer" in err
+
+
+def test_sample_num_draws_a_seeded_batch(rnnkit, corpus, tmp_path):
+    """--num N: N samples (one batch), the same under a seed, not N copies of one; int8 weights run too."""
+    run = tmp_path / "run"
+    assert _train(rnnkit, corpus, run, tmp_path, "--steps", "20", "--lr", "2e-2", "--warmup", "0")[0] == 0
+    argv = ("lm", "sample", run, "--prime", "the ", "--length", "40", "--num", "4", "--seed", "2", "--no-stop")
+    code, out, err = rnnkit(*argv)
+    assert code == 0, err
+    samples = _split_samples(out, 44)
+    assert len(samples) == 4 and all(s.startswith("the ") for s in samples)
+    assert len(set(samples)) > 1
+    assert rnnkit(*argv)[1] == out
+    code, out_w, err = rnnkit(*argv, "--weights", "int8")              # bf16 runs in the eval test below
+    assert code == 0, err
+    assert len(_split_samples(out_w, 44)) == 4
+
+
+def _split_samples(out: str, length: int) -> list[str]:
+    """Samples of ``length`` characters each, printed one per line, a blank line after one holding a newline."""
+    samples = []
+    while out:
+        sample, out = out[:length], out[length:]
+        assert out.startswith("\n"), (sample, out)
+        out = out[1:]
+        if "\n" in sample and out:
+            assert out.startswith("\n")
+            out = out[1:]
+        samples.append(sample)
+    return samples
+
+
+def test_eval_with_reduced_weights_reports_the_change_in_loss(rnnkit, corpus, tmp_path):
+    run = tmp_path / "run"
+    assert _train(rnnkit, corpus, run, tmp_path, "--steps", "10")[0] == 0
+    code, out, err = rnnkit("lm", "eval", run, "--data", corpus, "--weights", "bf16", "--json")
+    assert code == 0, err
+    assert "stepping from bf16 weights" in out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["weights"] == "bf16"
+    assert math.isclose(result["loss_change"], result["stepped_loss"] - result["stepped_loss_float32"], abs_tol=1e-12)
+    assert abs(result["loss_change"]) < 0.05
+    assert abs(result["stepped_loss_float32"] - result["loss"]) < 0.1       # the same model, read in pieces
+
+
+def test_reduced_weights_on_a_gru_run_exit_2(rnnkit, corpus, tmp_path):
+    run = tmp_path / "gru"
+    assert _train(rnnkit, corpus, run, tmp_path, "--steps", "2", "--cell", "gru")[0] == 0
+    code, _, err = rnnkit("lm", "sample", run, "--weights", "bf16", "--length", "5")
+    assert code == 2 and "LSTM and RNN cells" in err and "Traceback" not in err

@@ -3,13 +3,18 @@ embedding table, notices parameter updates, samples exactly like the reference e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from scipy import stats
 
 import rnnkit
+from rnnkit import generation
 from rnnkit.engine import Stepper, native
 from rnnkit.engine import step as step_module
 from rnnkit.engine.kernels import base as kernels_base
+from rnnkit.generation import Sampler
 from rnnkit.models import LanguageModel
 from tests.conftest import LAYER_CLASS
 
@@ -163,3 +168,114 @@ def test_stepping_weights_live_on_huge_pages():
         assert weights.W.data_ptr() % step_module.HUGE_PAGE == 0
         assert weights.W_h_alone.data_ptr() % step_module.HUGE_PAGE == 0
     torch.testing.assert_close(weights.W_h_alone, weights.W_h, rtol=0, atol=0)
+
+
+# The output layer's draw (moved here from generation.py: the engine owns how the logits are computed).
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_drawing_from_an_output_layer_follows_its_softmax(temperature):
+    g = torch.Generator().manual_seed(8)
+    W, b, a = torch.randn(6, 4, generator=g), torch.randn(6, generator=g), torch.randn(1, 4, generator=g)
+    draw = step_module.OutputDraw(W, b, Sampler(temperature, generator=torch.Generator().manual_seed(1)))
+    n = 20_000
+    tokens = torch.cat([draw(a) for _ in range(n)])
+    p = torch.softmax((a @ W.t() + b).double()[0] / temperature, -1)
+    counts = torch.bincount(tokens, minlength=6).double()
+    assert stats.chisquare(counts, n * p).pvalue > 1e-3, (counts / n, p)
+
+
+def test_drawing_from_an_output_layer_sees_an_updated_bias_at_once():
+    W, b, a = torch.zeros(5, 3), torch.zeros(5), torch.ones(1, 3)
+    draw = step_module.OutputDraw(W, b, Sampler(generator=torch.Generator().manual_seed(0)))
+    draw(a)                                            # noise for the coming steps is drawn with this b
+    b[3] = 100.0                                       # e.g. an optimizer step between two steps
+    assert [int(draw(a)) for _ in range(5)] == [3] * 5
+
+
+@pytest.mark.parametrize("options, support", [(dict(temperature=0.0), {2}), (dict(temperature=1.0, top_k=2), {2, 0}),
+                                              (dict(temperature=1.0, top_p=0.5), {2})])
+def test_drawing_from_an_output_layer_with_filters_keeps_their_support(options, support):
+    """Logits a Wᵀ + b = [1, −1, 3, 0, −2] (W = I, a = 0, b as given): supports known by hand."""
+    W, a = torch.eye(5, 5), torch.zeros(1, 5)
+    b = torch.tensor([1.0, -1.0, 3.0, 0.0, -2.0])
+    draw = step_module.OutputDraw(W, b, Sampler(generator=torch.Generator().manual_seed(2), **options))
+    torch.testing.assert_close(draw.logits(a), b.unsqueeze(0))
+    assert {int(draw(a)) for _ in range(300)} == support
+
+
+def test_generation_does_not_reach_into_the_engine():
+    """generation.py chooses tokens: no kernel internals, no tensor versions."""
+    source = Path(generation.__file__).read_text()
+    assert "engine.kernels" not in source and "_version" not in source and "native" not in source
+
+
+# Products through a StepMatrix: float32 at B > 1 (oneDNN on rows), and reduced-precision weights (the GEMVs
+# read bfloat16 or int8 copies, everything else stays float32).
+
+@pytest.mark.parametrize("weights, tol", [("float32", 1e-5), ("bf16", 2e-2), ("int8", 5e-2)])
+@pytest.mark.parametrize("B", [1, 3])
+@pytest.mark.parametrize("cell", ["lstm", "rnn", "peephole-lstm"])
+def test_reduced_weights_step_close_to_float32(weights, tol, B, cell):
+    name, options = ("lstm", {"peephole": True}) if cell == "peephole-lstm" else (cell, {})
+    torch.manual_seed(0)
+    lm = LanguageModel(13, 32, num_layers=2, cell=name, embedding_size=8, cell_options=options).eval()
+    ids = torch.randint(13, (B, 30))
+    with torch.no_grad():
+        logits, state = lm(ids)
+        stepper = Stepper(lm.rnn, None, B, embedding=lm.embedding, weights=weights)
+        stepped = torch.stack([lm.head(stepper.step_ids(ids[:, t])) for t in range(30)], 1)
+        one_hot = LanguageModel(13, 32, num_layers=1, cell=name, one_hot=True, cell_options=options).eval()
+        plain = Stepper(one_hot.rnn, None, B, weights=weights)
+        a = torch.stack([plain.step(one_hot.embed(ids[:, t])).clone() for t in range(30)], 1)
+        a_ref, _ = one_hot.rnn(one_hot.embed(ids))
+    assert stepped.dtype == torch.float32 and stepper.state()[0].dtype == torch.float32
+    torch.testing.assert_close(stepped, logits, atol=tol, rtol=0)
+    torch.testing.assert_close(stepper.state()[0], state[0], atol=tol, rtol=0)
+    torch.testing.assert_close(a, a_ref, atol=tol, rtol=0)
+    if weights != "float32":
+        assert (stepped - logits).abs().max() > 0                      # the reduced copy is what ran
+    elif B > 1 and torch.backends.mkldnn.is_available():              # float32 at B > 1: oneDNN on rows
+        assert step_module.rows_gemm(step_module.cached_weights(lm.rnn.cells[1]), B)
+
+
+def test_reduced_weights_notice_parameter_updates():
+    torch.manual_seed(1)
+    lm = LanguageModel(7, 16, num_layers=2).eval()
+    ids = torch.randint(7, (1, 10))
+    with torch.no_grad():
+        stepper = Stepper(lm.rnn, None, 1, embedding=lm.embedding, weights="bf16")
+        stepper.step_ids(ids[:, 0])
+        for p in lm.rnn.parameters():                                # e.g. an optimizer step mid-stream
+            p.mul_(1.5)
+        first = stepper.state()                                      # after step 0, from the old weights
+        stepped = torch.stack([stepper.step_ids(ids[:, t]).clone() for t in range(1, 10)], 1)
+        expected, _ = lm.rnn(lm.embed(ids[:, 1:]), first)
+    torch.testing.assert_close(stepped, expected, atol=2e-2, rtol=0)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: (LanguageModel(5, 8, cell="gru").eval(), "bf16"), "LSTM and RNN cells"),
+    (lambda: (LanguageModel(5, 8).eval(), "fp16"), "weights must be one of"),
+    (lambda: (LanguageModel(5, 8).double().eval(), "int8"), "float32 model"),
+])
+def test_reduced_weights_refuse_what_they_cannot_run(build, message):
+    lm, weights = build()
+    with torch.no_grad(), pytest.raises(ValueError, match=message):
+        Stepper(lm.rnn, None, 1, embedding=lm.embedding, weights=weights)
+
+
+def test_reduced_weights_refuse_autograd():
+    lm = LanguageModel(5, 8)
+    with pytest.raises(ValueError, match="without autograd"):
+        Stepper(lm.rnn, None, 1, embedding=lm.embedding, weights="bf16")
+
+
+def test_state_is_a_copy_that_later_steps_leave_alone():
+    lm = LanguageModel(7, 16).eval()
+    with torch.no_grad():
+        stepper = Stepper(lm.rnn, None, 1, embedding=lm.embedding)
+        stepper.step_ids(torch.tensor([1]))
+        state = stepper.state()
+        kept = [s.clone() for s in state]
+        stepper.step_ids(torch.tensor([2]))
+    assert all(torch.equal(s, k) for s, k in zip(state, kept))
