@@ -157,6 +157,14 @@ def compiled_step(w: Weights, B: int) -> bool:
             and w.W.device.type == "cpu" and native.available())
 
 
+def compiled_bf16_step(w: Weights, B: int) -> bool:
+    """Whether a layer stepping from ``weights="bf16"`` runs its whole step in one compiled call reading the
+    bfloat16 weight (``rnnkit_lstm_step_bf16``): B = 1, a plain LSTM, float32 parameters on the CPU, the
+    library built. Elsewhere the GEMV goes through :class:`StepMatrix`."""
+    return (B == 1 and w.kernel_class.native_step == "lstm" and w.extra is None and w.W.dtype == torch.float32
+            and w.W.device.type == "cpu" and native.available())
+
+
 class StepMatrix:
     """A weight matrix W (N, K) as a stepper's product reads it, through a torch op on input rows:
     ``"float32"`` W itself, by oneDNN's linear (at B = 16 about 1.8× the speed of MKL's ``addmm`` on the
@@ -332,6 +340,13 @@ class Stepper:
             table_layer = l == 0 and table
             if table_layer:                                                    # W_x E[id] + b: a row per id
                 self.table_feed = self._table_feed(cached_table(cell, self.embedding), xp[0])
+            if self.weights == "bf16" and compiled_bf16_step(w, B):            # one call on bfloat16 weights
+                W = cached_matrix(cell, "bf16", "h" if table_layer else "xh").W
+                v = a if table_layer else self.buf[start:start + in_rows + H]
+                base = xp[0] if table_layer or w.b is None else w.b
+                self.plans.append((None, native.bind_lstm_step_bf16(W, v.view(-1), base.view(-1), a.view(-1),
+                                                                    self.rest[0][l].view(-1))))
+                continue
             if self.weights != "float32" or rows_gemm(w, B):                   # a GEMM on rows, then the gates
                 self.plans.append(self._matrix_plan(cell, w, l, start, in_rows, a, xp, table_layer))
                 continue

@@ -238,6 +238,26 @@ def test_reduced_weights_step_close_to_float32(weights, tol, B, cell):
         assert step_module.rows_gemm(step_module.cached_weights(lm.rnn.cells[1]), B)
 
 
+@pytest.mark.skipif(not native.available(), reason="no compiled kernels here")
+def test_compiled_bf16_step_is_exact_on_weights_bfloat16_holds():
+    """At batch 1 a plain LSTM steps from bfloat16 weights in one compiled call: on a model whose weights are
+    already bfloat16 values, it must equal float32 stepping to float32 rounding (only the weights' storage
+    differs), and the compiled call is what ran."""
+    torch.manual_seed(2)
+    lm = LanguageModel(11, 48, num_layers=2, embedding_size=8).eval()
+    with torch.no_grad():
+        for p in lm.parameters():
+            p.copy_(p.bfloat16().float())                          # every weight exactly a bfloat16
+        ids = torch.randint(11, (1, 25))
+        runs = {}
+        for weights in ("float32", "bf16"):
+            stepper = Stepper(lm.rnn, None, 1, embedding=lm.embedding, weights=weights)
+            runs[weights] = torch.stack([stepper.step_ids(ids[:, t]).clone() for t in range(25)], 1)
+            if weights == "bf16":
+                assert all(getattr(step, "compiled", False) for _, step in stepper.plans)
+    torch.testing.assert_close(runs["bf16"], runs["float32"], atol=1e-5, rtol=0)
+
+
 def test_reduced_weights_notice_parameter_updates():
     torch.manual_seed(1)
     lm = LanguageModel(7, 16, num_layers=2).eval()

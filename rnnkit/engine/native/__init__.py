@@ -5,6 +5,7 @@ from rnnkit.engine.native.build import cache_dir, library, reason, sgemm
 from rnnkit.engine.native.calls import (
     STEPS,
     available,
+    bind_lstm_step_bf16,
     bind_step,
     gru_after_backward,
     gru_after_forward,
@@ -24,10 +25,10 @@ from rnnkit.engine.native.calls import (
     weight_grad_takes,
 )
 
-__all__ = ["STEPS", "available", "bind_step", "cache_dir", "gru_after_backward", "gru_after_forward", "gru_backward",
-           "gru_forward", "library", "linear_row", "loops_take", "loops_take_dtype", "lstm_backward", "lstm_forward",
-           "reason", "rnn_backward", "rnn_forward", "sgemm", "simple_gru_backward", "simple_gru_forward",
-           "training_loops", "weight_grad", "weight_grad_takes"]
+__all__ = ["STEPS", "available", "bind_lstm_step_bf16", "bind_step", "cache_dir", "gru_after_backward",
+           "gru_after_forward", "gru_backward", "gru_forward", "library", "linear_row", "loops_take",
+           "loops_take_dtype", "lstm_backward", "lstm_forward", "reason", "rnn_backward", "rnn_forward", "sgemm",
+           "simple_gru_backward", "simple_gru_forward", "training_loops", "weight_grad", "weight_grad_takes"]
 
 
 def reset() -> None:

@@ -53,6 +53,8 @@ _SIGNATURES = {
     "rnnkit_gru_step": [_VOID] * 6 + [_INT] * 4,
     "rnnkit_rnn_step": [_VOID] * 5 + [_INT] * 4,
     "rnnkit_linear_row": [_VOID] * 4 + [_INT] * 3,
+    "rnnkit_lstm_step_bf16": [_VOID] * 7 + [_INT] * 3,
+    "rnnkit_linear_row_bf16": [_VOID] * 4 + [_INT] * 3,
     # the training loops: (sgemm, W_h, ldw), buffers, (len, M), then ints
     "rnnkit_lstm_forward": [_VOID, _VOID, _INT] + [_VOID] * 5 + [_VOID] * 2 + [_INT] * 5,
     "rnnkit_lstm_backward": [_VOID, _VOID, _INT] + [_VOID] * 11 + [_INT, _VOID, _VOID] + [_VOID] * 2 + [_INT] * 5,

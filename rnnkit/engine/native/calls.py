@@ -72,6 +72,27 @@ def bind_step(kind: str, W: torch.Tensor, v: torch.Tensor, base: torch.Tensor, e
     return step
 
 
+def bind_lstm_step_bf16(W: torch.Tensor, v: torch.Tensor, base: torch.Tensor, a_out: torch.Tensor,
+                        c: torch.Tensor, lib=None):
+    """:func:`bind_step` for a plain LSTM whose fused weight W (4H, K) is bfloat16 (``step.c``,
+    ``rnnkit_lstm_step_bf16``): the products read W widened to float32; everything else is float32."""
+    H, K = a_out.numel(), v.numel()
+    if W.dtype != torch.bfloat16 or not W.is_contiguous() or W.shape != (4 * H, K) or base.numel() != 4 * H \
+            or c.numel() != H:
+        raise ValueError(f"bf16 lstm step shapes disagree: W {tuple(W.shape)} {W.dtype}, v {K}, H {H}")
+    lib = lib or library()
+    threads = torch.get_num_threads
+    scratch = torch.empty(H, dtype=F32)
+    keep = (W, v, base, c, c, a_out, scratch)
+    args = (W.data_ptr(), *(_ptr(t) for t in keep[1:]), H, K)
+    fn = lib.rnnkit_lstm_step_bf16
+
+    def step(_keep=keep):
+        fn(*args, threads())
+    step.compiled = True
+    return step
+
+
 def linear_row(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None = None, lib=None) -> torch.Tensor:
     """``x Wᵀ (+ b)`` for one row: x (1, K), W (N, K), b (N,) → a new (1, N) tensor."""
     N, K = W.shape

@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Below this many weights a layer runs on one thread: waking the others costs more than it saves. */
 #define PARALLEL_MIN 32768
@@ -60,6 +61,67 @@ void rnnkit_lstm_step(const float *W, const float *x, const float *base, const f
 #pragma omp for schedule(static)
         for (int j = 0; j < H; j++) a_out[j] = scratch[j];
     }
+}
+
+/* ---- bfloat16 weights (Stepper(weights="bf16")): the same steps reading W as bfloat16 ---------------------
+ * A bfloat16 is the top half of a float32, so widening is a 16-bit shift; products and sums stay float32.
+ * At batch 1 the step streams its weights once per token, so half the bytes is the whole gain. */
+
+static inline float bf16(uint16_t h) {
+    union { uint32_t i; float f; } u = {.i = (uint32_t)h << 16};
+    return u.f;
+}
+
+/* dot4 with W (N, K) in bfloat16. */
+static inline void dot4_bf16(const uint16_t *W, size_t K, size_t r0, size_t r1, size_t r2, size_t r3,
+                             const float *x, float *s) {
+    const uint16_t *w0 = W + r0 * K, *w1 = W + r1 * K, *w2 = W + r2 * K, *w3 = W + r3 * K;
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (size_t k = 0; k < K; k++) {
+        float xk = x[k];
+        s0 += bf16(w0[k]) * xk;
+        s1 += bf16(w1[k]) * xk;
+        s2 += bf16(w2[k]) * xk;
+        s3 += bf16(w3[k]) * xk;
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+}
+
+/* rnnkit_lstm_step with W (4H, K) in bfloat16 (no peepholes). */
+void rnnkit_lstm_step_bf16(const uint16_t *W, const float *x, const float *base, const float *c_prev, float *c_out,
+                           float *a_out, float *scratch, int H, int K, int threads) {
+#pragma omp parallel num_threads(threads) if ((size_t)4 * H * K >= PARALLEL_MIN)
+    {
+#pragma omp for schedule(static)
+        for (int j = 0; j < H; j++) {
+            float s[4];
+            dot4_bf16(W, (size_t)K, j, (size_t)H + j, (size_t)2 * H + j, (size_t)3 * H + j, x, s);
+            float c_t = sigmoid(s[1] + base[H + j]) * c_prev[j] + sigmoid(s[0] + base[j]) * tanhf(s[3] + base[3 * H + j]);
+            c_out[j] = c_t;
+            scratch[j] = sigmoid(s[2] + base[2 * H + j]) * tanhf(c_t);
+        }
+#pragma omp for schedule(static)
+        for (int j = 0; j < H; j++) a_out[j] = scratch[j];
+    }
+}
+
+/* rnnkit_linear_row with W (N, K) in bfloat16. */
+void rnnkit_linear_row_bf16(const uint16_t *W, const float *x, const float *b, float *out, int N, int K,
+                            int threads) {
+    int blocks = N / 4;
+#pragma omp parallel for schedule(static) num_threads(threads) if ((size_t)N * K >= PARALLEL_MIN)
+    for (int i = 0; i < blocks; i++) {
+        size_t r = (size_t)4 * i;
+        dot4_bf16(W, (size_t)K, r, r + 1, r + 2, r + 3, x, out + r);
+    }
+    for (int r = 4 * blocks; r < N; r++) {
+        float s = 0.0f;
+        for (int k = 0; k < K; k++) s += bf16(W[(size_t)r * K + k]) * x[k];
+        out[r] = s;
+    }
+    if (b)
+        for (int r = 0; r < N; r++) out[r] += b[r];
 }
 
 /* The dot products of rows r0, r1 of W (N, K) with x (K). */
